@@ -1,0 +1,175 @@
+"""A stimulus space made of a frozen generator (SN-GAN, VQ-VAE, ...) and its grid."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from mango_pl.search.grid import Grid
+from mango_pl.stimuli.space import StimulusSpace
+
+#: How to make the generator checkpoint the digits examples use.
+_MAKE_CHECKPOINT = "mango-pl fit --config configs/digits/sngan.yaml"
+
+
+def _first_float(module: nn.Module) -> Tensor | None:
+    for tensor in module.parameters():
+        if tensor.is_floating_point():
+            return tensor
+    for tensor in module.buffers():
+        if tensor.is_floating_point():
+            return tensor
+    return None
+
+
+def _cast_inputs_to(dtype: torch.dtype):
+    def pre_hook(module: nn.Module, args: tuple) -> tuple:
+        return tuple(a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args)
+
+    return pre_hook
+
+
+def _converted_copy(generator: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A copy of ``generator`` in ``dtype`` whose weighted layers cast their float inputs to ``dtype``.
+
+    The casting lets a generator whose ``decode`` builds float32 latents (e.g. from the grid
+    values) run in float64 without changes to its code.
+    """
+    mirror = copy.deepcopy(generator).to(dtype=dtype)
+    for module in mirror.modules():
+        own = [t for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)) if t.is_floating_point()]
+        if own:
+            module.register_forward_pre_hook(_cast_inputs_to(dtype))
+    return mirror
+
+
+class GeneratorSpace(StimulusSpace):
+    """Stimulus space of a frozen generator: ``index [N, d] -> generator.decode(index)``.
+
+    The generator is an ``nn.Module`` with ``.grid`` (a :class:`~mango_pl.search.grid.Grid`) and
+    ``.decode(index [N, d]) -> images [N, C, H, W]`` in [0, 1], optionally ``.out_channels``,
+    ``.image_size`` and ``.latents(index) -> [N, D]`` (the float vector of each stimulus; default:
+    the grid values). It is put in eval mode with gradients off. Decoding in float64 (``to(dtype=
+    torch.float64)``) runs a float64 copy of the generator, made once, so a stimulus decodes to
+    exactly the same image alone and inside any batch.
+
+    Args:
+        generator: the generator module (exclusive with ``checkpoint``).
+        checkpoint: path of a generator checkpoint, loaded with
+            :func:`mango_pl.models.checkpoint.load_generator` (exclusive with ``generator``).
+        channels: convert the output to this channel count (gray <-> RGB), ``None`` to keep it.
+        image_size: resize the output to this side length (bilinear), ``None`` to keep it.
+
+    Raises:
+        ValueError: neither or both of ``generator`` and ``checkpoint``.
+        FileNotFoundError: the checkpoint does not exist (the message says how to make one).
+        TypeError: the generator lacks ``.grid`` or ``.decode``.
+
+    Example:
+        >>> space = GeneratorSpace(checkpoint="checkpoints/digits_sngan.ckpt", channels=3, image_size=32)
+        >>> images = space.decode(space.grid.random_index(8))   # [8, 3, 32, 32] in [0, 1]
+    """
+
+    def __init__(self, generator: nn.Module | None = None, checkpoint: str | Path | None = None,
+                 channels: int | None = None, image_size: int | None = None):
+        if (generator is None) == (checkpoint is None):
+            raise ValueError("GeneratorSpace needs exactly one of generator=<nn.Module> or checkpoint=<path>, "
+                             f"got {'both' if generator is not None else 'neither'}")
+        if checkpoint is not None:
+            generator = self._load(Path(checkpoint))
+        self._check_generator(generator)
+        super().__init__(channels, image_size)
+        generator.eval()
+        generator.requires_grad_(False)
+        self.generator = generator
+        self.grid: Grid = generator.grid
+        self._converted: nn.Module | None = None
+        self._native_shape: tuple[int, int] | None = None
+
+    @staticmethod
+    def _load(path: Path) -> nn.Module:
+        if not path.is_file():
+            raise FileNotFoundError(f"generator checkpoint {str(path)!r} not found. Train one with "
+                                    f"`{_MAKE_CHECKPOINT}` (or pass generator=<nn.Module>)")
+        from mango_pl.models.checkpoint import load_generator
+
+        return load_generator(str(path), map_location="cpu")
+
+    @staticmethod
+    def _check_generator(generator: object) -> None:
+        if not isinstance(generator, nn.Module):
+            raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
+        missing = []
+        if not isinstance(getattr(generator, "grid", None), Grid):
+            missing.append(".grid (a mango_pl.search.grid.Grid)")
+        if not callable(getattr(generator, "decode", None)):
+            missing.append(".decode(index [N, d]) -> images [N, C, H, W]")
+        if missing:
+            raise TypeError(f"{type(generator).__name__} cannot be a stimulus space: it lacks {' and '.join(missing)}. "
+                            "Use a generator from mango_pl.models (SNGANGenerator, VQVAE) or add them.")
+
+    # -- native shape ------------------------------------------------------------------------
+
+    def _shape(self) -> tuple[int, int]:
+        if self._native_shape is None:
+            channels = getattr(self.generator, "out_channels", None)
+            size = getattr(self.generator, "image_size", None)
+            if not isinstance(channels, int) or not isinstance(size, int):
+                probe = self._decode(torch.zeros(1, self.grid.d, dtype=torch.long, device=self.device))
+                channels, size = probe.shape[1], probe.shape[-1]
+            self._native_shape = (channels, size)
+        return self._native_shape
+
+    @property
+    def _channels(self) -> int:
+        return self._shape()[0]
+
+    @property
+    def _image_size(self) -> int:
+        return self._shape()[1]
+
+    # -- decoding ----------------------------------------------------------------------------
+
+    def _generator_in(self, dtype: torch.dtype) -> nn.Module:
+        reference = _first_float(self.generator)
+        if reference is None or reference.dtype == dtype:
+            return self.generator
+        if self._converted is None or _first_float(self._converted).dtype != dtype:
+            self._converted = _converted_copy(self.generator, dtype)
+        return self._converted
+
+    def _decode(self, index: Tensor) -> Tensor:
+        generator = self._generator_in(self.dtype)
+        reference = _first_float(generator)
+        if reference is not None:
+            index = index.to(reference.device)
+        images = generator.decode(index)
+        if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[0] != index.shape[0]:
+            shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+            raise ValueError(f"{type(self.generator).__name__}.decode must return images [N, C, H, W] with "
+                             f"N={index.shape[0]}, got {shape}")
+        return images.to(self.device, self.dtype).clamp(0.0, 1.0)
+
+    def latents(self, index: Tensor) -> Tensor:
+        """``generator.latents(index)`` if the generator has it, else the grid values, ``[N, D]`` float32."""
+        self.grid.check_index(index)
+        flat = index.reshape(-1, self.grid.d)
+        own = getattr(self.generator, "latents", None)
+        if callable(own):
+            reference = _first_float(self.generator)
+            with torch.no_grad():
+                vectors = own(flat.to(reference.device) if reference is not None else flat)
+            return vectors.reshape(flat.shape[0], -1).to("cpu", torch.float32)
+        return super().latents(flat)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "GeneratorSpace":
+        """Decode on ``device`` (the generator moves there) and in ``dtype``; returns ``self``."""
+        super().to(device, dtype)
+        if device is not None:
+            self.generator.to(device)
+            if self._converted is not None:
+                self._converted.to(device)
+        return self
