@@ -1,0 +1,123 @@
+"""MEISearchCallback end to end with real Trainers, real networks and real log files read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from callbacks import MEISearchCallback
+from mango_pl.stimuli import GeneratorSpace
+from tests.mei_helpers import ASSET_GENERATOR, PlainClassifier, PlantedGenerator, planted_loader
+
+
+def _trainer(tmp_path: Path, callbacks, logger=None, max_epochs: int = 1, **kwargs) -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=max_epochs, accelerator="cpu", devices=1, logger=logger if logger is not None else False,
+        callbacks=callbacks, enable_checkpointing=False, enable_model_summary=False,
+        enable_progress_bar=False, default_root_dir=tmp_path, deterministic=True, **kwargs,
+    )
+
+
+def test_planted_preference_is_found_through_the_callback_in_a_plain_lightning_module(tmp_path):
+    """Each unit of a layer of a LightningModule that is not one of ours is wired to prefer one
+    known grid point; the paper's PROTES presets find every unit's point through the callback."""
+    pl.seed_everything(0)
+    module = PlainClassifier(units=4, n=8)
+    space = GeneratorSpace(generator=PlantedGenerator(n=8))
+    mei = MEISearchCallback(layers=["features"], units=4, budget=1200, space=space, seed=1,
+                            save_dir=str(tmp_path), progress=False)
+    _trainer(tmp_path, [mei]).fit(module, planted_loader())
+    result = mei.last_results["features"]
+    expected = module.planted_optimum()
+    best = module.features.weight.flatten(1).clamp(min=0).sum(1)  # each unit's activation at its optimum
+    for method in ("tt-s", "tt-b"):  # the paper's QTT presets land exactly on every planted point
+        found = result["per_method"][method]["index"]
+        assert torch.equal(found, expected), f"{method} missed the planted optimum"
+        torch.testing.assert_close(result["per_method"][method]["activation"], best, rtol=1e-5, atol=1e-5)
+    # plain TT (no QTT) may stop one grid step short on a weak dimension: within 5 % of the optimum
+    reached = result["per_method"]["tt"]["activation"]
+    assert (reached >= 0.95 * best).all(), (reached, best)
+    assert mei.searched_epochs == [0]
+
+
+def _tiny_spiking_fit(tmp_path: Path, logger, methods=("tt-s", "random"), budget=24, epochs=1):
+    from mango_pl.data import DigitsDataModule
+    from mango_pl.lit import ClassifierModule
+    from mango_pl.models import SpikingResNet18
+
+    pl.seed_everything(0)
+    network = SpikingResNet18(num_classes=10, in_channels=1, time_steps=2, base_width=4)
+    module = ClassifierModule(model=network, lr=1e-2)
+    data = DigitsDataModule(image_size=16, channels=1, batch_size=32)
+    mei = MEISearchCallback(layers=["sn1", "layer1.0.sn1"], units=4, methods=list(methods), budget=budget,
+                            space=GeneratorSpace(checkpoint=ASSET_GENERATOR), seed=0, progress=False)
+    trainer = _trainer(tmp_path, [mei], logger=logger, max_epochs=epochs, limit_train_batches=2,
+                       limit_val_batches=1)
+    trainer.fit(module, datamodule=data)
+    return mei, trainer, module
+
+
+def test_tensorboard_event_file_holds_mei_images_scalars_and_histograms(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb")
+    mei, trainer, _ = _tiny_spiking_fit(tmp_path, logger)
+    events = EventAccumulator(logger.log_dir, size_guidance={"images": 0, "scalars": 0, "histograms": 0})
+    events.Reload()
+    tags = events.Tags()
+    for layer in ("sn1", "layer1.0.sn1"):
+        for method in ("tt-s", "random"):
+            assert f"mei/{layer}/{method}" in tags["images"]
+        for name in ("mean_activation", "selective_fraction", "mean_entropy", "jpeg_ratio", "zip_ratio",
+                     "diversity_euclidean", "stable_fraction", "labile_fraction"):
+            assert f"mei/{layer}/{name}" in tags["scalars"], name
+        assert f"mei/{layer}/entropy" in tags["histograms"]
+    image = events.Images("mei/sn1/tt-s")[0]
+    assert image.width > 16 and image.height > 16  # a grid of 4 upscaled MEIs with captions
+    logged = events.Scalars("mei/sn1/mean_activation")[0].value
+    assert logged == pytest.approx(mei.last_results["sn1"]["activation"].mean().item(), abs=1e-6)
+    assert "val/acc" in tags["scalars"]  # MEI scalars sit next to the accuracy
+
+
+def test_saved_mei_files_load_and_hold_what_they_claim(tmp_path):
+    logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb")
+    mei, trainer, module = _tiny_spiking_fit(tmp_path, logger)
+    path = Path(logger.log_dir) / "meis" / "epoch=0000" / "layer1.0.sn1.pt"
+    record = torch.load(path, weights_only=False)
+    assert record["epoch"] == 0 and record["layer"] == "layer1.0.sn1" and record["units"] == [0, 1, 2, 3]
+    space = GeneratorSpace(checkpoint=ASSET_GENERATOR)
+    for method in ("tt-s", "random"):
+        saved = record["meis"][method]
+        assert saved["index"].shape == (4, space.grid.d) and saved["index"].dtype == torch.long
+        assert saved["images"].dtype == torch.uint8 and saved["images"].shape == (4, 1, 16, 16)
+        assert saved["history"].shape == (4, 24)
+        assert saved["probs"].shape == (4, 10)
+        torch.testing.assert_close(saved["probs"].sum(-1), torch.ones(4))
+        # the stored images are the generator's images of the stored indices
+        decoded = (space.decode(saved["index"]).clamp(0, 1) * 255).round().to(torch.uint8)
+        assert torch.equal(decoded, saved["images"])
+        # the stored activation is the best value its search saw
+        torch.testing.assert_close(saved["activation"], saved["history"].max(1).values)
+    assert record["analysis"]["entropy"].shape == (2, 4)
+
+
+def test_wandb_offline_run_logs_the_same_keys(tmp_path, monkeypatch):
+    wandb = pytest.importorskip("wandb")
+    from lightning.pytorch.loggers import WandbLogger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    logger = WandbLogger(save_dir=str(tmp_path), offline=True, project="mango-pl-test")
+    try:
+        mei, trainer, _ = _tiny_spiking_fit(tmp_path, logger)
+        keys = set(logger.experiment.summary.keys())
+    finally:
+        wandb.finish()
+    for layer in ("sn1", "layer1.0.sn1"):
+        assert {f"mei/{layer}/tt-s", f"mei/{layer}/random", f"mei/{layer}/mean_activation",
+                f"mei/{layer}/selective_fraction", f"mei/{layer}/entropy"} <= keys
