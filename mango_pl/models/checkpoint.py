@@ -62,11 +62,11 @@ def _constructor_record(generator: nn.Module) -> dict:
 
 
 def _describe_checkpoint(state_dict: dict, hparams: dict) -> str:
-    class_path = hparams.get("_class_path")
+    class_path = hparams.get("_class_path") or "a LightningModule"
     prefixes = sorted({key.split(".", 1)[0] for key in state_dict})
-    if "model" in prefixes and class_path is None:
-        class_path = "a classifier (ClassifierModule: state_dict keys 'model.*')"
-    return f"{class_path or 'an unknown LightningModule'} with state_dict prefixes {prefixes[:8]}"
+    if "model" in prefixes:
+        class_path += " holding a classifier (ClassifierModule keeps its network under 'model.*')"
+    return f"{class_path} with state_dict prefixes {prefixes[:8]}"
 
 
 def _build(cls: type[nn.Module], kwargs: dict, state_dict: dict, source: object) -> nn.Module:
