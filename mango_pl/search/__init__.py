@@ -1,5 +1,25 @@
-"""Black-box maximizers over a discrete grid (no torch.nn, no Lightning in here)."""
+"""Black-box maximizers over a discrete grid (no torch.nn, no Lightning in here).
 
+One ask/tell interface (``Searcher``) for every method, batched over ``P`` independent problems;
+``maximize`` drives one against an objective ``f(index[P, K, d]) -> values[P, K]``.
+"""
+
+from mango_pl.search.base import Searcher
+from mango_pl.search.driver import SearchResult, maximize
 from mango_pl.search.grid import Grid, qtt_bits, qtt_decode, qtt_encode
+from mango_pl.search.registry import available_methods, make_searcher, method_options
+from mango_pl.search.seeding import problem_seeds
 
-__all__ = ["Grid", "qtt_bits", "qtt_decode", "qtt_encode"]
+__all__ = [
+    "Grid",
+    "SearchResult",
+    "Searcher",
+    "available_methods",
+    "make_searcher",
+    "maximize",
+    "method_options",
+    "problem_seeds",
+    "qtt_bits",
+    "qtt_decode",
+    "qtt_encode",
+]

@@ -1,0 +1,140 @@
+"""The ask/tell interface every maximizer of mango-pl implements.
+
+A ``Searcher`` maximizes ``P`` independent black-box functions over the grid ``{0..n-1}^d`` at
+once: ``ask()`` proposes ``K`` points per problem, the caller evaluates them and ``tell()``-s the
+values back. ``K`` is chosen by the method and may change between asks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from mango_pl.search.seeding import Seeds, problem_seeds
+
+
+def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``, or a clear error naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"option {name} must be an int >= {minimum}, got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"option {name} must be an int >= {minimum}, got {value}")
+    return value
+
+
+def check_positive_float(name: str, value: Any) -> float:
+    """``value`` as a float ``> 0``, or a clear error naming the option."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"option {name} must be a positive number, got {value!r}")
+    if not value > 0:
+        raise ValueError(f"option {name} must be a positive number, got {value}")
+    return float(value)
+
+
+def check_finite(values: Tensor, where: str, first_query: int = 0) -> None:
+    """Raise a ``ValueError`` naming the first NaN / inf in ``values[P, K]`` (problem and query)."""
+    bad = ~torch.isfinite(values)
+    if bool(bad.any()):
+        p, k = (int(v) for v in bad.nonzero()[0])
+        raise ValueError(
+            f"{where} returned a non-finite value {values[p, k].item()} for problem {p}, query "
+            f"{first_query + k} (0-based); the objective must return finite numbers (replace NaN/inf, "
+            f"e.g. with torch.nan_to_num, before returning)")
+
+
+class Searcher(ABC):
+    """Batched ask/tell maximizer over ``P`` independent problems on the grid ``{0..n-1}^d``.
+
+    Subclasses implement ``_ask`` and ``_tell``; this base class checks the calls: ``ask`` and
+    ``tell`` alternate, and ``tell`` takes the points of the last ``ask`` (all ``K`` of them, or the
+    first ``K'`` along dim 1 when the budget ran out mid-batch) with finite values ``[P, K']``.
+
+    Args:
+        d: number of grid dimensions.
+        n: number of grid points per dimension.
+        problems: number of independent problems ``P`` searched together.
+        seed: an int, or one seed per problem (see ``mango_pl.search.seeding``); problem ``p``'s
+            trajectory depends on its own seed only, never on ``P``.
+        device: where ``ask`` puts its indices (and where torch-native methods compute).
+        budget: the number of evaluations per problem the caller plans, for methods that adapt to
+            it (Nevergrad); ``None`` if unknown.
+
+    Raises:
+        ValueError: ``d < 1``, ``n < 2``, ``problems < 1``, bad seeds; misuse of ``ask``/``tell``.
+
+    Example:
+        >>> from mango_pl.search import make_searcher
+        >>> s = make_searcher("random", d=4, n=8, problems=2, k=3)
+        >>> index = s.ask()                       # LongTensor[2, 3, 4]
+        >>> s.tell(index, -index.float().sum(-1))  # values [2, 3]
+    """
+
+    method: str = ""
+
+    def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
+                 device: torch.device | str | None = None, budget: int | None = None):
+        for name, value, low in (("d", d, 1), ("n", n, 2), ("problems", problems, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if budget is not None:
+            check_positive_int("budget", budget)
+        self.d = d
+        self.n = n
+        self.problems = problems
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.seeds = problem_seeds(seed, problems)
+        self.budget = budget
+        self.options: dict[str, Any] = {}
+        self._asked: Tensor | None = None
+
+    def ask(self) -> Tensor:
+        """Propose points: ``LongTensor[P, K, d]`` on ``self.device`` with entries in ``0..n-1``."""
+        if self._asked is not None:
+            raise RuntimeError("ask() was called twice in a row; tell() the values of the last ask() first")
+        index = self._ask()
+        self._asked = index
+        return index
+
+    def tell(self, index: Tensor, values: Tensor) -> None:
+        """Report the values ``[P, K']`` of the points ``index[P, K', d]`` of the last ``ask()``.
+
+        Raises:
+            RuntimeError: no ``ask()`` before.
+            ValueError: ``index`` is not (a prefix along dim 1 of) the last asked points, ``values``
+                has the wrong shape, or holds NaN / inf.
+        """
+        if self._asked is None:
+            raise RuntimeError("tell() needs a previous ask(): call ask(), evaluate its points, then tell()")
+        asked = self._asked
+        index = torch.as_tensor(index, device=self.device)
+        count = index.shape[1] if index.dim() == 3 else -1
+        if (index.dim() != 3 or index.shape[0] != self.problems or index.shape[2] != self.d
+                or not 1 <= count <= asked.shape[1] or not torch.equal(index.long(), asked[:, :count])):
+            raise ValueError(
+                f"tell() takes the points of the last ask(), shape [P, K, d] = {list(asked.shape)}, or its "
+                f"first K' points along dim 1; got a tensor of shape {list(index.shape)} that is not that")
+        values = torch.as_tensor(values, device=self.device).to(torch.float64)
+        if tuple(values.shape) != (self.problems, count):
+            raise ValueError(f"tell() values must have shape [P, K] = [{self.problems}, {count}], "
+                             f"got {list(values.shape)}")
+        check_finite(values, "tell()")
+        self._asked = None
+        self._tell(asked[:, :count], values)
+
+    @abstractmethod
+    def _ask(self) -> Tensor:
+        """Return ``LongTensor[P, K, d]`` on ``self.device``."""
+
+    @abstractmethod
+    def _tell(self, index: Tensor, values: Tensor) -> None:
+        """Take checked values ``float64[P, K']`` of ``index[P, K', d]`` (a prefix of the last ask)."""
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return (f"{type(self).__name__}(method={self.method!r}, d={self.d}, n={self.n}, "
+                f"problems={self.problems}{', ' + opts if opts else ''})")

@@ -1,0 +1,90 @@
+"""Search methods by name (as written in YAML configs) and ``make_searcher``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+from mango_pl.search.base import Searcher
+from mango_pl.search.nevergrad_searcher import COMMON_OPTIMIZERS, NevergradSearcher
+from mango_pl.search.protes_ref import ProtesRefSearcher
+from mango_pl.search.protes_torch import ProtesSearcher
+from mango_pl.search.random_searcher import RandomSearcher
+from mango_pl.search.seeding import Seeds
+from mango_pl.search.ttopt_searcher import TTOptSearcher
+
+NEVERGRAD_PREFIX = "ng:"
+
+#: method name -> (searcher class, preset options; options given by the caller override them)
+METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {
+    "protes": (ProtesSearcher, {}),
+    "tt": (ProtesSearcher, dict(k=10, k_top=1)),
+    "tt-s": (ProtesSearcher, dict(k=5, k_top=1, qtt=True)),
+    "tt-b": (ProtesSearcher, dict(k=25, k_top=5, qtt=True)),
+    "protes-ref": (ProtesRefSearcher, {}),
+    "ttopt": (TTOptSearcher, {}),
+    "random": (RandomSearcher, {}),
+}
+
+
+def available_methods() -> list[str]:
+    """Method names for ``make_searcher``; ``ng:<Name>`` accepts any Nevergrad optimizer name
+    (the common ones are listed)."""
+    return list(METHODS) + [NEVERGRAD_PREFIX + name for name in COMMON_OPTIMIZERS]
+
+
+def method_options(method: str) -> list[str]:
+    """The option names ``method`` accepts."""
+    cls, _ = _resolve(method)
+    names = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    return [n for n in names if not (cls is NevergradSearcher and n == "optimizer")]
+
+
+def _resolve(method: str) -> tuple[type[Searcher], dict[str, Any]]:
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string such as 'protes' or 'ng:CMA', got {method!r}")
+    if method.startswith(NEVERGRAD_PREFIX):
+        return NevergradSearcher, {"optimizer": method[len(NEVERGRAD_PREFIX):]}
+    if method not in METHODS:
+        raise ValueError(f"unknown search method {method!r}; valid methods: {', '.join(METHODS)}, or "
+                         f"'ng:<Name>' with any Nevergrad optimizer name (e.g. "
+                         f"{', '.join(NEVERGRAD_PREFIX + n for n in COMMON_OPTIMIZERS)})")
+    return METHODS[method]
+
+
+def make_searcher(method: str, d: int, n: int, problems: int = 1, seed: Seeds = 0,
+                  device: torch.device | str | None = None, budget: int | None = None,
+                  **options: Any) -> Searcher:
+    """Build the searcher called ``method`` for ``problems`` problems on the grid ``{0..n-1}^d``.
+
+    Args:
+        method: one of ``available_methods()``, or ``ng:<Name>`` for any Nevergrad optimizer.
+        d: grid dimensions.
+        n: grid points per dimension.
+        problems: number of independent problems ``P`` searched together.
+        seed: int, or one seed per problem (see ``mango_pl.search.seeding``).
+        device: where indices live and torch-native methods compute (default CPU).
+        budget: planned evaluations per problem, for methods that use it (Nevergrad).
+        **options: method options (e.g. ``k``, ``k_top``, ``lr``, ``r``, ``qtt`` for PROTES);
+            they override the preset of the method.
+
+    Raises:
+        ValueError: unknown method, unknown option (the valid ones are listed), bad values.
+
+    Example:
+        >>> s = make_searcher("tt", d=8, n=16, problems=4, seed=0)
+        >>> s.ask().shape
+        torch.Size([4, 10, 8])
+    """
+    cls, preset = _resolve(method)
+    valid = method_options(method)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)} for search method {method!r}; "
+                         f"valid options: {', '.join(valid)}")
+    searcher = cls(d, n, problems, seed, device, budget, **{**preset, **options})
+    searcher.method = method
+    return searcher

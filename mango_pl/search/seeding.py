@@ -1,0 +1,108 @@
+"""Per-problem seeds and per-problem random generators, so no problem depends on its batch.
+
+A search over ``P`` problems gives problem ``p`` its own seed, so its trajectory depends on that
+seed only and never on how many other problems share the batch (units of a layer may be sharded
+over ranks and must give identical results):
+
+* an ``int`` seed ``s`` gives problem ``p`` the seed sequence ``SeedSequence(s, spawn_key=(p,))``;
+* a sequence of ``P`` entries gives problem ``p`` the ``p``-th entry, where an ``int`` ``s`` stands
+  for ``SeedSequence(s, spawn_key=(0,))`` (what problem 0 of a search seeded with ``s`` gets, so a
+  problem searched alone with seed ``s`` equals the same problem in a batch with ``[..., s, ...]``)
+  and a ``SeedSequence`` is used as it is (``problem_seeds(s, P)[a:b]`` reproduces problems
+  ``a..b-1`` of a search seeded with ``s``).
+
+``ProblemGenerators`` holds one numpy generator per problem, seeded with its seed sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+SeedLike = int | np.random.SeedSequence
+Seeds = SeedLike | Sequence[SeedLike]
+
+
+
+def _check_int_seed(seed: object, where: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{where} must be a non-negative int (or a numpy SeedSequence), got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{where} must be a non-negative int, got {seed}; use e.g. abs(seed)")
+    return int(seed)
+
+
+def problem_seeds(seed: Seeds, problems: int) -> list[np.random.SeedSequence]:
+    """One ``numpy.random.SeedSequence`` per problem (see the module docstring for the rule).
+
+    Args:
+        seed: an ``int``, or a sequence of ``problems`` ints / ``SeedSequence`` objects.
+        problems: number of problems ``P``.
+
+    Raises:
+        ValueError: a negative seed, or a sequence whose length is not ``problems``.
+        TypeError: a seed that is neither an int nor a ``SeedSequence``.
+
+    Example:
+        >>> [s.spawn_key for s in problem_seeds(7, 3)]
+        [(0,), (1,), (2,)]
+    """
+    if isinstance(seed, np.random.SeedSequence):
+        seed = [seed]
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        base = _check_int_seed(seed, "seed")
+        return [np.random.SeedSequence(base, spawn_key=(p,)) for p in range(problems)]
+    if isinstance(seed, (str, bytes)) or not isinstance(seed, Sequence):
+        raise TypeError(f"seed must be an int or a sequence of {problems} ints, got {type(seed).__name__}")
+    if len(seed) != problems:
+        raise ValueError(f"seed is a sequence of {len(seed)} entries but there are problems={problems}; "
+                         f"give one seed per problem or a single int")
+    out = []
+    for p, entry in enumerate(seed):
+        if isinstance(entry, np.random.SeedSequence):
+            out.append(entry)
+        else:
+            out.append(np.random.SeedSequence(_check_int_seed(entry, f"seed[{p}]"), spawn_key=(0,)))
+    return out
+
+
+def seed_int(seq: np.random.SeedSequence, bits: int = 32) -> int:
+    """A plain non-negative integer seed of ``bits`` (32 or 64) bits drawn from ``seq``."""
+    dtype = {32: np.uint32, 64: np.uint64}[bits]
+    return int(seq.generate_state(1, dtype)[0])
+
+
+class ProblemGenerators:
+    """One numpy ``Generator`` (PCG64) per problem, seeded with the problem's ``SeedSequence``.
+
+    Draws are made per problem and stacked, so problem ``p``'s numbers depend on its seed only,
+    never on how many problems share the batch; they are made on the CPU and moved to ``device``.
+
+    Args:
+        seqs: one ``SeedSequence`` per problem.
+        device: where the numbers are put.
+
+    Example:
+        >>> gens = ProblemGenerators(problem_seeds(0, 2))
+        >>> gens.uniform(3).shape
+        torch.Size([2, 3])
+    """
+
+    def __init__(self, seqs: Sequence[np.random.SeedSequence], device: torch.device | str | None = None):
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.generators = [np.random.default_rng(s) for s in seqs]
+
+    def uniform(self, *shape: int, dtype: torch.dtype = torch.float64) -> Tensor:
+        """The next ``[P, *shape]`` uniform numbers in ``[0, 1)``."""
+        np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        draws = [g.random(shape, dtype=np_dtype) for g in self.generators]
+        draws = draws[0][None] if len(draws) == 1 else np.stack(draws)
+        return torch.from_numpy(draws).to(self.device, dtype)
+
+    def integers(self, high: int, *shape: int) -> Tensor:
+        """The next ``[P, *shape]`` integers uniform in ``0 .. high-1``."""
+        draws = np.stack([g.integers(0, high, size=shape, dtype=np.int64) for g in self.generators])
+        return torch.from_numpy(draws).to(self.device)
