@@ -69,7 +69,7 @@ def main() -> None:
     print(f"device {device}, method {args.method}, budget {args.budget} queries per unit, "
           f"{args.units} units, ResNet18 width {args.base_width}, T={args.time_steps}, "
           f"{args.channels}x{args.image_size}x{args.image_size} images, precision {args.precision}\n")
-    print("| layer | channels | batched 64 units (s) | loop of 64 one-unit searches (s) | speed-up | images/s batched |")
+    print("| layer | units | batched 64 units (s) | loop of 64 one-unit searches (s) | speed-up | images/s batched |")
     print("|---|---:|---:|---:|---:|---:|")
     with torch.no_grad():
         for layer in args.layers:
@@ -78,8 +78,7 @@ def main() -> None:
             loop = sum(search(model, layer, [u], space, args, device) for u in units[:loop_units])
             loop *= args.units / loop_units
             note = "" if loop_units == args.units else f" (from {loop_units} units)"
-            channels = dict(model.named_modules())[layer]
-            print(f"| {layer} | ≥{args.units} | {batched:.2f} | {loop:.2f}{note} | {loop / batched:.1f}x | "
+            print(f"| {layer} | {args.units} | {batched:.2f} | {loop:.2f}{note} | {loop / batched:.1f}x | "
                   f"{args.units * args.budget / batched:.0f} |")
 
 

@@ -133,8 +133,9 @@ class MEISearchCallback(Callback):
         unknown = sorted(set(self.method_options) - set(self.methods))
         if unknown:
             raise ValueError(f"`method_options` names methods that are not searched: {unknown}; methods: {self.methods}")
-        for method in self.methods:
-            check_method(method, **self.method_options.get(method, {}))
+        with isolated_rng():  # building a Nevergrad optimizer draws from the global NumPy RNG
+            for method in self.methods:
+                check_method(method, **self.method_options.get(method, {}))
         if epochs is not None and every_n_epochs is not None:
             raise ValueError("give either `epochs` or `every_n_epochs`, not both")
         if every_n_epochs is not None and every_n_epochs < 1:

@@ -72,7 +72,10 @@ def _describe_checkpoint(state_dict: dict, hparams: dict) -> str:
 def _build(cls: type[nn.Module], kwargs: dict, state_dict: dict, source: object) -> nn.Module:
     """``cls(**kwargs)`` with ``state_dict`` loaded (strict), in eval mode, remembering ``init_kwargs``."""
     try:
-        generator = cls(**kwargs)
+        # the random initialisation is overwritten at once: draw it from a forked RNG, so that
+        # loading a generator never shifts the caller's random stream (a training seeded before)
+        with torch.random.fork_rng(devices=[]):
+            generator = cls(**kwargs)
         generator.load_state_dict(state_dict)
     except (RuntimeError, TypeError, ValueError) as err:
         raise ValueError(f"{source}: the stored weights do not fit {cls.__name__}(**{kwargs}): {err}") from err
