@@ -12,6 +12,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 
@@ -509,4 +510,9 @@ class MEISearchCallback(Callback):
 
     def on_fit_end(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
         if self.searched_epochs and trainer.is_global_zero:
-            rank_zero_info(f"MEISearchCallback: MEIs of epochs {self.searched_epochs} are in {self.meis_dir(trainer)}")
+            message = f"MEISearchCallback: MEIs of epochs {self.searched_epochs} are in {self.meis_dir(trainer)}"
+            for logger in trainer.loggers:
+                if isinstance(logger, TensorBoardLogger):
+                    message += (f"\nSee them in TensorBoard: tensorboard --logdir {logger.save_dir}"
+                                f"  (then open http://localhost:6006: IMAGES and SCALARS tabs)")
+            rank_zero_info(message)
