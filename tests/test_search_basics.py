@@ -147,3 +147,18 @@ def test_result_fields_and_progress():
     assert result.method == "random" and result.options == {"k": 10}
     assert result.objective_seconds >= 0 and result.optimizer_seconds > 0
     assert np.isfinite(result.history.numpy()).all()
+
+
+def test_searchers_work_when_the_caller_disables_autograd():
+    """Callers (the MEI callback, benchmarks) run objectives under no_grad; PROTES fits its TT
+    model with autograd all the same."""
+    import torch
+
+    from mango_pl.search import maximize
+
+    target = torch.tensor([[3, 1, 0, 2]])
+    with torch.no_grad():
+        result = maximize(lambda i: -(i - target[:, None]).abs().sum(-1).float(), "tt-s", d=4, n=4,
+                          budget=50, problems=1, seed=0)
+    assert result.history.shape == (1, 50)
+    assert torch.is_grad_enabled()

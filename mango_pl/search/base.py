@@ -96,7 +96,8 @@ class Searcher(ABC):
         """Propose points: ``LongTensor[P, K, d]`` on ``self.device`` with entries in ``0..n-1``."""
         if self._asked is not None:
             raise RuntimeError("ask() was called twice in a row; tell() the values of the last ask() first")
-        index = self._ask()
+        with torch.enable_grad():  # a searcher may fit its model with autograd (PROTES), even
+            index = self._ask()  # when the caller runs its objective under no_grad
         self._asked = index
         return index
 
@@ -124,7 +125,8 @@ class Searcher(ABC):
                              f"got {list(values.shape)}")
         check_finite(values, "tell()")
         self._asked = None
-        self._tell(asked[:, :count], values)
+        with torch.enable_grad():
+            self._tell(asked[:, :count], values)
 
     @abstractmethod
     def _ask(self) -> Tensor:
