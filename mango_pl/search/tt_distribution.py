@@ -60,7 +60,9 @@ def prefix_rows(m: Tensor) -> Tensor:
             scale = torch.linalg.vector_norm(row.detach(), dim=-1, keepdim=True)
             row = row / scale.clamp_min_(torch.finfo(m.dtype).tiny)
         starts.append(row)
-    rows = (torch.stack(starts) @ within).squeeze(-2)  # [size, blocks, B, r]
+    # rows[t, b] = starts[b] @ within[t, b], as a product and a sum: the backward of a broadcast
+    # matmul sums over t in an order that depends on B (a problem would depend on its batch)
+    rows = (torch.stack(starts).transpose(-1, -2) * within).sum(-2)  # [size, blocks, B, r]
     return rows.transpose(0, 1).reshape(blocks * size, B, r)[:L]
 
 
@@ -278,13 +280,14 @@ def _sample_modes(cores: Tensor, weights: Tensor, uniform: Tensor) -> Tensor:
     steps[:, :, :, r].copy_(weights.transpose(0, 1))
     steps = steps.view(size, P, r, (r + 1) * n).unbind(0)
     state = _unit((P, K), r, cores)  # [P, K, r]
+    columns = torch.arange(r, device=cores.device) * n  # where a_j Y_j[i] of value i sits: columns + i
     out = []
     for j in range(size):
-        reached = torch.bmm(state, steps[j]).view(P, K, r + 1, n)  # [a_j Y_j[i] | a_j w_j(i)]
-        i = reached[:, :, r].div_(log_u[j]).abs_().argmax(-1, keepdim=True)  # race: |a_j w_j(i)| / X_i
+        reached = torch.bmm(state, steps[j])  # [P, K, (r + 1) * n] = [a_j Y_j[i] for all i | a_j w_j]
+        i = reached[..., r * n:].div_(log_u[j]).abs_().argmax(-1, keepdim=True)  # race: |a_j w_j(i)| / X_i
         out.append(i)
         if j + 1 < size:
-            state = torch.take_along_dim(reached[:, :, :r], i.unsqueeze(-2), -1).view(P, K, r)
+            state = reached.gather(-1, i + columns)  # a_{j+1} = a_j Y_j[i_j]
             if j % 8 == 7:
                 state = _normalized(state)
     return torch.cat(out, -1)
