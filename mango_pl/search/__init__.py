@@ -5,12 +5,15 @@ One ask/tell interface (``Searcher``) for every method, batched over ``P`` indep
 """
 
 from mango_pl.search.base import Searcher
-from mango_pl.search.driver import SearchResult, maximize
+from mango_pl.search.driver import Checkpoint, SearchResult, maximize
 from mango_pl.search.grid import Grid, qtt_bits, qtt_decode, qtt_encode
-from mango_pl.search.registry import available_methods, make_searcher, method_options
+from mango_pl.search.registry import (DEFAULT_METHOD, available_methods, make_searcher, method_options,
+                                      shared_methods)
 from mango_pl.search.seeding import problem_seeds
 
 __all__ = [
+    "DEFAULT_METHOD",
+    "Checkpoint",
     "Grid",
     "SearchResult",
     "Searcher",
@@ -22,4 +25,5 @@ __all__ = [
     "qtt_bits",
     "qtt_decode",
     "qtt_encode",
+    "shared_methods",
 ]

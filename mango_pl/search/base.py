@@ -75,6 +75,9 @@ class Searcher(ABC):
     """
 
     method: str = ""
+    #: whether the method can search in population mode (``ask_shared``/``tell_shared``): every
+    #: stimulus is scored on every problem and every problem learns from every stimulus
+    supports_shared: bool = False
 
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None):
@@ -91,6 +94,7 @@ class Searcher(ABC):
         self.budget = budget
         self.options: dict[str, Any] = {}
         self._asked: Tensor | None = None
+        self._asked_shared = False
 
     def ask(self) -> Tensor:
         """Propose points: ``LongTensor[P, K, d]`` on ``self.device`` with entries in ``0..n-1``."""
@@ -98,8 +102,75 @@ class Searcher(ABC):
             raise RuntimeError("ask() was called twice in a row; tell() the values of the last ask() first")
         with torch.enable_grad():  # a searcher may fit its model with autograd (PROTES), even
             index = self._ask()  # when the caller runs its objective under no_grad
-        self._asked = index
+        self._asked, self._asked_shared = index, False
         return index
+
+    def ask_shared(self) -> Tensor:
+        """Population mode: propose stimuli shown to every problem, ``LongTensor[N, d]``.
+
+        Raises:
+            NotImplementedError: the method has no population mode (``supports_shared`` is False).
+            RuntimeError: a previous ask was not told.
+        """
+        self._check_shared()
+        if self._asked is not None:
+            raise RuntimeError("ask_shared() was called twice in a row; tell_shared() the values of the last "
+                               "ask_shared() first")
+        index = self._ask_shared()
+        self._asked, self._asked_shared = index, True
+        return index
+
+    def tell_shared(self, index: Tensor, values: Tensor) -> None:
+        """Population mode: the responses ``[N', P]`` of every problem to the stimuli ``index[N', d]``
+        of the last ``ask_shared()`` (all of them, or the first ``N'``).
+
+        Raises:
+            RuntimeError: no ``ask_shared()`` before.
+            ValueError: ``index`` is not (a prefix of) the last asked stimuli, ``values`` has the wrong
+                shape, or holds NaN / inf.
+        """
+        self._check_shared()
+        if self._asked is None or not self._asked_shared:
+            raise RuntimeError("tell_shared() needs a previous ask_shared(): call ask_shared(), show its "
+                               "stimuli, then tell_shared() every problem's responses")
+        asked = self._asked
+        index = torch.as_tensor(index, device=self.device)
+        count = index.shape[0] if index.dim() == 2 else -1
+        if (index.dim() != 2 or index.shape[1] != self.d or not 1 <= count <= asked.shape[0]
+                or not torch.equal(index.long(), asked[:count])):
+            raise ValueError(
+                f"tell_shared() takes the stimuli of the last ask_shared(), shape [N, d] = {list(asked.shape)}, "
+                f"or its first N' rows; got a tensor of shape {list(index.shape)} that is not that")
+        values = torch.as_tensor(values, device=self.device).to(torch.float64)
+        if tuple(values.shape) != (count, self.problems):
+            raise ValueError(f"tell_shared() values must have shape [N, P] = [{count}, {self.problems}] (every "
+                             f"problem's response to every stimulus), got {list(values.shape)}")
+        check_finite(values.T, "tell_shared()")
+        self._asked = None
+        self._tell_shared(asked[:count], values)
+
+    def recommend(self) -> tuple[Tensor, Tensor] | None:
+        """The method's own choice of each problem's best point so far, ``(index [P, d], value [P])``.
+
+        Methods that re-measure points under noise choose on their repeated measurements and return
+        their estimate of its value; the default ``None`` lets the caller take the point with the
+        highest value told (what :func:`~mango_pl.search.maximize` does then).
+        """
+        return None
+
+    def _check_shared(self) -> None:
+        if not self.supports_shared:
+            raise NotImplementedError(
+                f"search method {self.method or type(self).__name__!r} has no population (shared-stimuli) mode; "
+                f"use one that has (see mango_pl.search.shared_methods())")
+
+    def _ask_shared(self) -> Tensor:
+        """Return ``LongTensor[N, d]`` on ``self.device`` (methods with ``supports_shared``)."""
+        raise NotImplementedError
+
+    def _tell_shared(self, index: Tensor, values: Tensor) -> None:
+        """Take checked values ``float64[N', P]`` of ``index[N', d]`` (methods with ``supports_shared``)."""
+        raise NotImplementedError
 
     def tell(self, index: Tensor, values: Tensor) -> None:
         """Report the values ``[P, K']`` of the points ``index[P, K', d]`` of the last ``ask()``.
@@ -109,7 +180,7 @@ class Searcher(ABC):
             ValueError: ``index`` is not (a prefix along dim 1 of) the last asked points, ``values``
                 has the wrong shape, or holds NaN / inf.
         """
-        if self._asked is None:
+        if self._asked is None or self._asked_shared:
             raise RuntimeError("tell() needs a previous ask(): call ask(), evaluate its points, then tell()")
         asked = self._asked
         index = torch.as_tensor(index, device=self.device)

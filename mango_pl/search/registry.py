@@ -8,6 +8,9 @@ from typing import Any
 import torch
 
 from mango_pl.search.base import Searcher
+from mango_pl.search.cma_searcher import CMASearcher
+from mango_pl.search.elite_searcher import EliteSearcher
+from mango_pl.search.genetic_searcher import GeneticSearcher
 from mango_pl.search.nevergrad_searcher import COMMON_OPTIMIZERS, NevergradSearcher
 from mango_pl.search.protes_ref import ProtesRefSearcher
 from mango_pl.search.protes_torch import ProtesSearcher
@@ -17,8 +20,13 @@ from mango_pl.search.ttopt_searcher import TTOptSearcher
 
 NEVERGRAD_PREFIX = "ng:"
 
+#: the method ``maximize`` callers and ``MEISearchCallback`` use unless told otherwise: it reaches
+#: a unit's MEI with the fewest stimuli on the neuron bank (``benchmarks/neuron_bank.py``)
+DEFAULT_METHOD = "elite"
+
 #: method name -> (searcher class, preset options; options given by the caller override them)
 METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {
+    "elite": (EliteSearcher, {}),
     "protes": (ProtesSearcher, {}),
     "tt": (ProtesSearcher, dict(k=10, k_top=1)),
     "tt-s": (ProtesSearcher, dict(k=5, k_top=1, qtt=True)),
@@ -26,6 +34,8 @@ METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {
     "protes-ref": (ProtesRefSearcher, {}),
     "ttopt": (TTOptSearcher, {}),
     "random": (RandomSearcher, {}),
+    "ga": (GeneticSearcher, {}),
+    "cma": (CMASearcher, {}),
 }
 
 
@@ -33,6 +43,11 @@ def available_methods() -> list[str]:
     """Method names for ``make_searcher``; ``ng:<Name>`` accepts any Nevergrad optimizer name
     (the common ones are listed)."""
     return list(METHODS) + [NEVERGRAD_PREFIX + name for name in COMMON_OPTIMIZERS]
+
+
+def shared_methods() -> list[str]:
+    """Method names with a population mode (``maximize(..., shared=True)``)."""
+    return [name for name, (cls, _) in METHODS.items() if cls.supports_shared]
 
 
 def method_options(method: str) -> list[str]:

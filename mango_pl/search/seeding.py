@@ -26,7 +26,6 @@ SeedLike = int | np.random.SeedSequence
 Seeds = SeedLike | Sequence[SeedLike]
 
 
-
 def _check_int_seed(seed: object, where: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"{where} must be a non-negative int (or a numpy SeedSequence), got {seed!r}")
@@ -101,6 +100,11 @@ class ProblemGenerators:
         draws = [g.random(shape, dtype=np_dtype) for g in self.generators]
         draws = draws[0][None] if len(draws) == 1 else np.stack(draws)
         return torch.from_numpy(draws).to(self.device, dtype)
+
+    def normal(self, *shape: int) -> Tensor:
+        """The next ``[P, *shape]`` standard normal numbers (float64)."""
+        draws = np.stack([g.standard_normal(shape) for g in self.generators])
+        return torch.from_numpy(draws).to(self.device)
 
     def integers(self, high: int, *shape: int) -> Tensor:
         """The next ``[P, *shape]`` integers uniform in ``0 .. high-1``."""
