@@ -116,6 +116,15 @@ def load_space(grid: str) -> GeneratorSpace:
     return GeneratorSpace(checkpoint=GRIDS[grid], channels=1, image_size=IMAGE_SIZE)
 
 
+def natural_images(count: int, seed: int) -> torch.Tensor:
+    """``count`` digits (seeded choice among all 1,797), gray, at the networks' size."""
+    from mango_pl.data.digits import load_digit_images
+
+    images, _ = load_digit_images(IMAGE_SIZE, 1)
+    order = np.random.default_rng(_key("natural", seed)).permutation(images.shape[0])[:count]
+    return images[torch.from_numpy(order)]
+
+
 @dataclass
 class LayerUnits:
     """The bank's units of one network layer on one grid."""

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bank_networks as bank  # noqa: E402
 import bank_report as report  # noqa: E402
 
-from mango_pl.probe import LayerObjective  # noqa: E402
+from mango_pl.probe import LayerObjective, natural_warm_start  # noqa: E402
 from mango_pl.search import DEFAULT_METHOD, maximize  # noqa: E402
 from mango_pl.search.noise import NoisyObjective, noise_model  # noqa: E402
 from mango_pl.search.registry import _resolve  # noqa: E402
@@ -65,6 +65,8 @@ METHOD_OPTIONS = {"ng:Portfolio": {"k": 10}, "ng:CMA": {"k": 10}, "ng:DiagonalCM
 #: methods that need a continuous latent (an ordinal grid)
 ORDINAL_ONLY = {"cma"}
 NOISES = ["none", "mult0.2", "mult0.5", "poisson10"]
+#: natural-image warm start (methods ``<method>+warm``): digits shown first, start points per unit
+WARM_IMAGES, WARM_STARTS = 50, 3
 BUDGETS = [100, 250, 500, 1000, 2000]
 
 
@@ -84,11 +86,22 @@ class Job:
         return f"{self.grid}/{self.network}/{self.layer}/{self.method}/{self.noise}/seed{self.seed}"
 
 
+def split_method(method: str) -> tuple[str, bool]:
+    """``"elite+warm"`` -> ``("elite", True)``: a search method, and whether a natural-image warm start
+    precedes it."""
+    base, _, variant = method.partition("+")
+    if variant not in ("", "warm"):
+        raise ValueError(f"unknown method variant {method!r}: use '<method>' or '<method>+warm'")
+    return base, variant == "warm"
+
+
 def method_version(method: str) -> str:
     """A hash of the source of ``method``'s searcher (and the search modules it imports), so cached
     results are recomputed when the method changes."""
-    cls, _ = _resolve(method)
-    seen, todo, text = set(), [cls.__module__], []
+    base, warm = split_method(method)
+    cls, _ = _resolve(base)
+    seen, todo, text = set(), [cls.__module__] + (["mango_pl.probe.warm_start", "mango_pl.stimuli.inversion"]
+                                                  if warm else []), []
     infrastructure = {"mango_pl.search.base", "mango_pl.search.seeding", "mango_pl.search.grid"}
     while todo:
         name = todo.pop()
@@ -134,8 +147,15 @@ def run_job(args: tuple[Job, dict]) -> dict:
 
     budgets = [b for b in settings["budgets"] if b <= settings["budget"]]
     started = time.perf_counter()
-    result = maximize(noisy, job.method, space.grid.d, space.grid.n, settings["budget"], problems=len(units),
-                      seed=seeds, record_at=budgets, progress=count_step, **METHOD_OPTIONS.get(job.method, {}))
+    method, warm = split_method(job.method)
+    spent, start = 0, None
+    if warm:  # natural images first, counted as queries; each unit starts from its best ones, encoded
+        warmed = natural_warm_start(objective, bank.natural_images(WARM_IMAGES, job.seed), starts=WARM_STARTS,
+                                    seed=job.seed, measure=noisy.measure)
+        spent, start = warmed.queries, warmed.start
+    result = maximize(noisy, method, space.grid.d, space.grid.n, settings["budget"] - spent, problems=len(units),
+                      seed=seeds, record_at=[b - spent for b in budgets], progress=count_step, start=start,
+                      **METHOD_OPTIONS.get(job.method, {}))
     returned = torch.stack([c.best_index for c in result.checkpoints], 1)  # [P, B, d]
     with torch.no_grad():
         true_at = objective(returned).double()  # [P, B], noise-free
@@ -159,7 +179,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
         for network in args.networks:
             for layer in bank.NETWORKS[network].layers:
                 for method in args.methods:
-                    if method in ORDINAL_ONLY and grid != "sngan":
+                    if split_method(method)[0] in ORDINAL_ONLY and grid != "sngan":
                         continue
                     for noise in args.noise:
                         for seed in range(args.seeds if noise == "none" else args.noisy_seeds):
@@ -227,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.noise == NOISES:
             args.noise = ["none", "mult0.5"]
     for method in args.methods:
-        _resolve(method)
+        _resolve(split_method(method)[0])
     settings = {"cache": str(args.cache), "units": args.units, "silent": args.silent, "budget": args.budget,
                 "budgets": [b for b in BUDGETS if b <= args.budget]}
     accuracy = bank.ensure_networks(args.cache, args.networks)

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from callbacks._isolation import atomic_save, eval_mode, isolated_rng
 from callbacks._mei_logging import caption_lines, flush, log_histogram, log_image, log_scalars
+from callbacks._natural_images import natural_images
 from mango_pl.analysis import (
     SelectivityThresholds,
     class_entropy,
@@ -29,11 +30,16 @@ from mango_pl.analysis import (
     update_first_strong,
 )
 from mango_pl.models import reset_states
-from mango_pl.probe import LayerObjective, resolve_layer
-from mango_pl.search import maximize
+from mango_pl.probe import LayerObjective, natural_warm_start, resolve_layer
+from mango_pl.search import DEFAULT_METHOD, maximize, shared_methods, start_methods
 from mango_pl.search.checks import check_method
 
-DEFAULT_METHODS = ("tt", "tt-s", "tt-b")
+#: the methods searched unless told otherwise; run ``DEFAULT_REPEATS`` times from independent
+#: seeds, so the paper's stability criterion (the same MEI class across searches) keeps its meaning
+DEFAULT_METHODS = (DEFAULT_METHOD,)
+DEFAULT_REPEATS = 3
+#: start points per unit of a natural-image warm start
+WARM_STARTS = 3
 
 
 class MEISearchCallback(Callback):
@@ -61,9 +67,19 @@ class MEISearchCallback(Callback):
         epochs: the (0-based) epochs at whose end to search. Default: every epoch, or see
             ``every_n_epochs``.
         every_n_epochs: search at the end of every n-th epoch (epochs n-1, 2n-1, ...).
-        methods: search methods (``mango_pl.search.available_methods()``); default the paper's
-            PROTES presets ``tt``, ``tt-s``, ``tt-b``.
-        budget: queries (images shown) per unit and method.
+        methods: search methods (``mango_pl.search.available_methods()``); default
+            ``mango_pl.search.DEFAULT_METHOD`` (``elite``). ``[tt, tt-s, tt-b]`` reproduces the paper.
+        repeats: independent searches per method (each unit seeded anew); the runs are logged as
+            ``<method>#1``, ``<method>#2``, ... and the stability criterion compares their MEI
+            classes like those of different methods. Default: 3 with one method, else 1.
+        budget: queries (images shown) per unit and method; with ``shared=True``, stimuli shown to
+            the whole layer per method and run.
+        shared: population mode: every stimulus is scored on every unit of the layer and every
+            unit's search learns from it (methods in ``mango_pl.search.shared_methods()``); under
+            DDP each layer is searched whole by one rank.
+        warm_start: show this many natural images (the first validation images) first, counted
+            in the budget, and start each unit's search from its 3 best, encoded into the grid
+            (methods in ``mango_pl.search.start_methods()``; a space that can ``encode``); 0: off.
         method_options: extra options per method, e.g. ``{"tt": {"r": 7}}``.
         activation_threshold: a unit is *strong* when its MEI activation reaches this.
         confidence_threshold: an MEI is *confident* when its top class probability reaches this.
@@ -103,7 +119,10 @@ class MEISearchCallback(Callback):
         epochs: Sequence[int] | None = None,
         every_n_epochs: int | None = None,
         methods: Sequence[str] = DEFAULT_METHODS,
+        repeats: int | None = None,
         budget: int = 2000,
+        shared: bool = False,
+        warm_start: int = 0,
         method_options: Mapping[str, Mapping[str, Any]] | None = None,
         activation_threshold: float = 0.75,
         confidence_threshold: float = 0.75,
@@ -130,6 +149,29 @@ class MEISearchCallback(Callback):
         self.methods = [methods] if isinstance(methods, str) else list(methods)
         if not self.methods:
             raise ValueError("`methods` is empty: give at least one, e.g. ['tt', 'tt-s', 'tt-b']")
+        if repeats is None:
+            repeats = DEFAULT_REPEATS if len(self.methods) == 1 else 1
+        if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"`repeats` must be a positive int (independent searches per method), got {repeats!r}")
+        self.repeats = repeats
+        self.shared = bool(shared)
+        if self.shared:
+            unsupported = [m for m in self.methods if m not in shared_methods()]
+            if unsupported:
+                raise ValueError(f"`shared=True` needs methods with a population mode, not {unsupported}; "
+                                 f"methods with one: {shared_methods()}")
+        if isinstance(warm_start, bool) or not isinstance(warm_start, int) or warm_start < 0:
+            raise ValueError(f"`warm_start` must be a number of natural images >= 0, got {warm_start!r}")
+        if warm_start >= budget:
+            raise ValueError(f"`warm_start={warm_start}` natural images leave nothing of `budget={budget}` for the "
+                             f"search; use fewer images or a larger budget")
+        if warm_start:
+            unsupported = [m for m in self.methods if m not in start_methods()]
+            if unsupported:
+                raise ValueError(f"`warm_start` needs methods that take start points, not {unsupported}; "
+                                 f"methods that do: {start_methods()}")
+        self.warm_start = warm_start
+        self._natural: Tensor | None = None
         self.method_options = {m: dict(o) for m, o in (method_options or {}).items()}
         unknown = sorted(set(self.method_options) - set(self.methods))
         if unknown:
@@ -182,6 +224,17 @@ class MEISearchCallback(Callback):
         self.searched_epochs = list(state_dict.get("searched_epochs", []))
         self.history = {layer: dict(h) for layer, h in state_dict.get("history", {}).items()}
         self.nan_reports = list(state_dict.get("nan_reports", []))
+
+    @property
+    def runs(self) -> list[tuple[str, str, int]]:
+        """``(label, method, repeat)`` of every search of a layer: the label is the method itself
+        when each method runs once, else ``<method>#<repeat + 1>``."""
+        return [(m if self.repeats == 1 else f"{m}#{r + 1}", m, r) for m in self.methods for r in range(self.repeats)]
+
+    @property
+    def labels(self) -> list[str]:
+        """The run labels, in order (what ``methods`` holds in results, logs and files)."""
+        return [label for label, _, _ in self.runs]
 
     # ------------------------------------------------------------------ setup checks
     def network(self, pl_module: "pl.LightningModule") -> nn.Module:
@@ -261,11 +314,13 @@ class MEISearchCallback(Callback):
         return LayerObjective(network, layer, units, self.space, batch_limit=self.batch_limit,
                               center_only=self.center_only, precision=self.precision, device=device)
 
-    def unit_seeds(self, epoch: int, layer: str, units: Sequence[int]) -> list[int]:
-        """Seed of each unit's search: depends on (seed, epoch, layer, unit) only, never on which
-        other units or ranks share the search, so a sharded search equals an unsharded one."""
+    def unit_seeds(self, epoch: int, layer: str, units: Sequence[int], repeat: int = 0) -> list[int]:
+        """Seed of each unit's search: depends on (seed, epoch, layer, unit, repeat) only, never on
+        which other units or ranks share the search, so a sharded search equals an unsharded one."""
         layer_key = zlib.crc32(layer.encode())
-        return [int(np.random.SeedSequence([self.seed, epoch, layer_key, u]).generate_state(1)[0]) for u in units]
+        extra = [repeat] if repeat else []
+        return [int(np.random.SeedSequence([self.seed, epoch, layer_key, u, *extra]).generate_state(1)[0])
+                for u in units]
 
     def search_epoch(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", epoch: int) -> dict[str, dict]:
         """Search, analyse, log and save every probed layer for ``epoch``; returns the results."""
@@ -280,9 +335,14 @@ class MEISearchCallback(Callback):
         with isolated_rng(), eval_mode(network):
             self.space.to(device)
             try:
-                for layer in self.layers:
+                if self.warm_start and self._natural is None:
+                    self._natural = natural_images(trainer, self.warm_start)
+                for position, layer in enumerate(self.layers):
                     units = self._unit_lists.get(layer) or self.unit_list(layer)
-                    mine = units[rank::world]
+                    if self.shared:  # population mode: one rank searches the whole layer
+                        mine = units if position % world == rank else []
+                    else:
+                        mine = units[rank::world]
                     local = self._search_layer(network, layer, mine, epoch, device, bar)
                     merged = self._gather(trainer, local, units)
                     results[layer] = self._analyse(layer, epoch, merged)
@@ -305,10 +365,13 @@ class MEISearchCallback(Callback):
             return None
         from tqdm.auto import tqdm
 
-        units = sum(len((self._unit_lists.get(layer) or self.unit_list(layer))[trainer.global_rank::trainer.world_size])
-                    for layer in self.layers)
-        return tqdm(total=units * len(self.methods) * self.budget, desc=f"MEI search epoch {epoch}",
-                    unit="query", leave=False, dynamic_ncols=True)
+        if self.shared:
+            searches = sum(1 for i in range(len(self.layers)) if i % trainer.world_size == trainer.global_rank)
+        else:
+            searches = sum(len((self._unit_lists.get(layer) or self.unit_list(layer))[trainer.global_rank::trainer.world_size])
+                           for layer in self.layers)
+        return tqdm(total=searches * len(self.runs) * self.budget, desc=f"MEI search epoch {epoch}",
+                    unit="stimulus" if self.shared else "query", leave=False, dynamic_ncols=True)
 
     def _search_layer(self, network: nn.Module, layer: str, units: list[int], epoch: int,
                       device: torch.device, bar) -> dict[str, Any]:
@@ -318,34 +381,48 @@ class MEISearchCallback(Callback):
         objective = self._objective(network, layer, units, device)
         nan_units: set[int] = set()
 
-        def safe_objective(index: Tensor) -> Tensor:
-            values = objective(index)
+        def cleaned(values: Tensor) -> Tensor:  # [P, K]: NaN reported, scored below any activation
             bad = ~torch.isfinite(values)
             if bad.any():
                 nan_units.update(units[p] for p in bad.any(dim=1).nonzero().flatten().tolist())
-                values = values.masked_fill(bad, -1.0)  # below any activation: never chosen as the MEI
+                values = values.masked_fill(bad, -1.0)  # never chosen as the MEI
             return values
 
-        seeds = self.unit_seeds(epoch, layer, units)
-        for method in self.methods:
+        def safe_objective(index: Tensor) -> Tensor:
+            return cleaned(objective(index))
+
+        def safe_shared(index: Tensor) -> Tensor:  # population mode: stimuli [N, d] -> responses [N, P]
+            return cleaned(objective.responses(index).T).T
+
+        warm = None
+        if self.warm_start:
+            warm = natural_warm_start(objective, self._natural.to(device), starts=WARM_STARTS, seed=epoch)
+        spent = warm.queries if warm is not None else 0
+        for label, method, repeat in self.runs:
+            seeds = self.unit_seeds(epoch, layer, units, repeat)
             if bar is not None:
-                bar.set_postfix_str(f"{layer} {method} ({len(units)} units)")
+                bar.set_postfix_str(f"{layer} {label} ({len(units)} units)")
             done = [0]
 
             def progress(queries: int, budget: int, _done=done) -> None:
                 if bar is not None:
-                    bar.update((queries - _done[0]) * len(units))
-                    _done[0] = queries
+                    bar.update((queries + spent - _done[0]) * (1 if self.shared else len(units)))
+                    _done[0] = queries + spent
 
-            result = maximize(safe_objective, method, self.space.grid.d, self.space.grid.n, self.budget,
-                              problems=len(units), seed=seeds, device=device, progress=progress,
+            result = maximize(safe_shared if self.shared else safe_objective, method, self.space.grid.d,
+                              self.space.grid.n, self.budget - spent, problems=len(units), seed=seeds,
+                              device=device, progress=progress, shared=self.shared,
+                              start=None if warm is None else warm.start,
                               **self.method_options.get(method, {}))
+            history = result.history.cpu()
+            if warm is not None:  # the natural images were the first queries
+                history = torch.cat([warm.responses.T.to(history.dtype), history], 1)
             final = objective.evaluate(result.best_index)
             images = (final["images"].clamp(0, 1) * 255).round().to(torch.uint8)
-            local["methods"][method] = {
+            local["methods"][label] = {
                 "index": result.best_index.cpu(),
                 "search_value": result.best_value.cpu().float(),
-                "history": result.history.cpu().float(),
+                "history": history.float(),
                 "activation": final["activation"].cpu().float(),
                 "probs": final["probs"].cpu().float(),
                 "latents": final["latents"].cpu().float(),
@@ -369,9 +446,9 @@ class MEISearchCallback(Callback):
         position = torch.tensor([order.index(u) for u in units])
         merged: dict[str, Any] = {"units": units, "methods": {},
                                   "nan_units": sorted({u for s in shares for u in s["nan_units"]})}
-        for method in self.methods:
-            parts = [s["methods"][method] for s in shares]
-            merged["methods"][method] = {
+        for label in self.labels:
+            parts = [s["methods"][label] for s in shares]
+            merged["methods"][label] = {
                 key: torch.cat([p[key] for p in parts])[position] if isinstance(parts[0][key], Tensor)
                 else sum(p[key] for p in parts)
                 for key in parts[0]
@@ -381,9 +458,9 @@ class MEISearchCallback(Callback):
     # ------------------------------------------------------------------ analysis
     def _analyse(self, layer: str, epoch: int, merged: dict[str, Any]) -> dict[str, Any]:
         per = merged["methods"]
-        activation = torch.stack([per[m]["activation"] for m in self.methods])  # [M, U]
-        probs = torch.stack([per[m]["probs"] for m in self.methods])  # [M, U, C]
-        latents = torch.stack([per[m]["latents"] for m in self.methods])  # [M, U, D]
+        activation = torch.stack([per[m]["activation"] for m in self.labels])  # [M, U] (M: runs)
+        probs = torch.stack([per[m]["probs"] for m in self.labels])  # [M, U, C]
+        latents = torch.stack([per[m]["latents"] for m in self.labels])  # [M, U, D]
         # a network that produced NaN for an MEI is reported (nan_units); the analysis sees
         # activation 0 and uniform class probabilities for it instead of failing
         bad_activation = ~torch.isfinite(activation)
@@ -395,7 +472,7 @@ class MEISearchCallback(Callback):
         merged["nan_units"] = sorted(nan_units)
         entropy = class_entropy(probs)  # [M, U]
         report = selectivity(activation, probs, self.thresholds)
-        jpeg, deflate = zip(*(compression_ratios(per[m]["images"]) for m in self.methods))
+        jpeg, deflate = zip(*(compression_ratios(per[m]["images"]) for m in self.labels))
         jpeg, deflate = torch.stack(list(jpeg)), torch.stack(list(deflate))
         euclidean, cosine = latent_diversity(latents)
 
@@ -425,7 +502,7 @@ class MEISearchCallback(Callback):
             "epoch": epoch,
             "layer": layer,
             "units": units,
-            "methods": list(self.methods),
+            "methods": self.labels,
             "per_method": per,
             "activation": activation,
             "probs": probs,
@@ -498,6 +575,8 @@ class MEISearchCallback(Callback):
             "units": result["units"],
             "methods": result["methods"],
             "budget": self.budget,
+            "search": {"methods": list(self.methods), "repeats": self.repeats, "shared": self.shared,
+                       "warm_start": self.warm_start},
             "grid": {"d": self.space.grid.d, "n": self.space.grid.n},
             "meis": {m: {k: v for k, v in result["per_method"][m].items()} for m in result["methods"]},
             "analysis": {k: result[k] for k in (

@@ -29,10 +29,11 @@ def test_planted_preference_is_found_through_the_callback_in_a_plain_lightning_m
     module = PlainClassifier(units=4, n=8)
     space = GeneratorSpace(generator=PlantedGenerator(n=8))
     mei = MEISearchCallback(layers=["features"], units=4, budget=1200, space=space, seed=1,
-                            save_dir=str(tmp_path), progress=False)
+                            methods=["tt", "tt-s", "tt-b"], save_dir=str(tmp_path), progress=False)
     _trainer(tmp_path, [mei]).fit(module, planted_loader())
     result = mei.last_results["features"]
     expected = module.planted_optimum()
+    assert result["methods"] == ["tt", "tt-s", "tt-b"]
     best = module.features.weight.flatten(1).clamp(min=0).sum(1)  # each unit's activation at its optimum
     for method in ("tt-s", "tt-b"):  # the paper's QTT presets land exactly on every planted point
         found = result["per_method"][method]["index"]
@@ -42,6 +43,26 @@ def test_planted_preference_is_found_through_the_callback_in_a_plain_lightning_m
     reached = result["per_method"]["tt"]["activation"]
     assert (reached >= 0.95 * best).all(), (reached, best)
     assert mei.searched_epochs == [0]
+
+
+def test_default_method_runs_three_times_and_each_run_finds_the_planted_optimum(tmp_path):
+    """The default searcher, from three independent seeds per unit (so the stability criterion
+    compares three searches), reaches every unit's planted grid point with a third of the budget."""
+    pl.seed_everything(0)
+    module = PlainClassifier(units=4, n=8)
+    space = GeneratorSpace(generator=PlantedGenerator(n=8))
+    mei = MEISearchCallback(layers=["features"], units=4, budget=400, space=space, seed=1,
+                            save_dir=str(tmp_path), progress=False)
+    _trainer(tmp_path, [mei]).fit(module, planted_loader())
+    result = mei.last_results["features"]
+    assert result["methods"] == ["elite#1", "elite#2", "elite#3"]
+    runs = [result["per_method"][label]["index"] for label in result["methods"]]
+    for found in runs:
+        assert torch.equal(found, module.planted_optimum())
+    histories = [result["per_method"][label]["history"] for label in result["methods"]]
+    assert not torch.equal(histories[0], histories[1])  # independent seeds: different searches
+    record = torch.load(tmp_path / "meis" / "epoch=0000" / "features.pt", weights_only=False)
+    assert record["search"] == {"methods": ["elite"], "repeats": 3, "shared": False, "warm_start": 0}
 
 
 def _tiny_spiking_fit(tmp_path: Path, logger, methods=("tt-s", "random"), budget=24, epochs=1):

@@ -31,7 +31,12 @@ def _trainer(tmp_path, callbacks, max_epochs=1, **kwargs):
 
 
 # ---------------------------------------------------------------- training unchanged
-def _digits_fit(tmp_path, with_search: bool, precision: str):
+PAPER_AND_BASELINES = dict(methods=["tt-s", "random", "ng:OnePlusOne"])
+#: the default searcher (3 runs), in population mode, after a warm start on validation images
+DEFAULT_SHARED_WARM = dict(shared=True, warm_start=4)
+
+
+def _digits_fit(tmp_path, with_search: bool, precision: str, search: dict | None = None):
     from mango_pl.data import DigitsDataModule
     from mango_pl.lit import ClassifierModule
     from mango_pl.models import SpikingResNet18
@@ -44,17 +49,17 @@ def _digits_fit(tmp_path, with_search: bool, precision: str):
     callbacks = [recorder]
     if with_search:
         callbacks.append(MEISearchCallback(
-            layers=["sn1", "layer2.0.sn1"], units=3, methods=["tt-s", "random", "ng:OnePlusOne"], budget=12,
-            space=GeneratorSpace(checkpoint=ASSET_GENERATOR), precision=precision, save_dir=str(tmp_path),
-            progress=False))
+            layers=["sn1", "layer2.0.sn1"], units=3, budget=12, space=GeneratorSpace(checkpoint=ASSET_GENERATOR),
+            precision=precision, save_dir=str(tmp_path), progress=False, **(search or PAPER_AND_BASELINES)))
     _trainer(tmp_path, callbacks, max_epochs=2, limit_train_batches=3, limit_val_batches=1).fit(module, datamodule=data)
     return module.state_dict(), torch.stack(recorder.losses)
 
 
-@pytest.mark.parametrize("precision", ["float64", "float32"])
-def test_seeded_fit_is_bit_identical_with_and_without_the_callback(tmp_path, precision):
+@pytest.mark.parametrize("precision,search", [("float64", PAPER_AND_BASELINES), ("float32", PAPER_AND_BASELINES),
+                                              ("float32", DEFAULT_SHARED_WARM)])
+def test_seeded_fit_is_bit_identical_with_and_without_the_callback(tmp_path, precision, search):
     weights_without, losses_without = _digits_fit(tmp_path / "without", False, precision)
-    weights_with, losses_with = _digits_fit(tmp_path / "with", True, precision)
+    weights_with, losses_with = _digits_fit(tmp_path / "with", True, precision, search)
     assert torch.equal(losses_with, losses_without)
     assert weights_with.keys() == weights_without.keys()
     for name, tensor in weights_without.items():  # BatchNorm running statistics included

@@ -9,7 +9,7 @@ import torch
 
 from mango_pl.search import maximize
 
-ALL_METHODS = ["protes", "tt", "tt-s", "tt-b", "protes-ref", "ttopt", "random", "ng:Portfolio", "ng:CMA",
+ALL_METHODS = ["elite", "ga", "cma", "protes", "tt", "tt-s", "tt-b", "protes-ref", "ttopt", "random", "ng:Portfolio", "ng:CMA",
                "ng:DE", "ng:OnePlusOne", "ng:NoisyBandit", "ng:SPSA", "ng:NGOpt"]
 
 
@@ -99,7 +99,8 @@ def test_random_search_is_uniform():
     assert ((counts - 250).abs() < 4 * 250 ** 0.5).all()
 
 
-@pytest.mark.parametrize("method,options", [("random", {"k": 7}), ("ng:OnePlusOne", {"k": 3}), ("ttopt", {})])
+@pytest.mark.parametrize("method,options", [("random", {"k": 7}), ("ng:OnePlusOne", {"k": 3}), ("ttopt", {}),
+                                            ("elite", {"k": 7, "initial": 10})])
 def test_batch_invariance(method, options):
     """Problem p alone with seed s_p gives the history it gets inside a batch of 3."""
     objective = planted(3, 5, 8, seed=5)
@@ -111,7 +112,7 @@ def test_batch_invariance(method, options):
         assert torch.equal(alone.history[0], batch.history[p])
 
 
-@pytest.mark.parametrize("method", ["random", "ttopt", "ng:CMA", "protes-ref"])
+@pytest.mark.parametrize("method", ["random", "ttopt", "ng:CMA", "protes-ref", "elite"])
 def test_same_seed_same_result(method):
     objective = planted(2, 4, 8, seed=6)
     options = {"k": 10, "k_top": 2} if method == "protes-ref" else {}

@@ -6,14 +6,17 @@ from mango_pl.probe.layers import is_multistep, resolve_layer, weight_layers
 from mango_pl.probe.objective import LayerObjective
 from mango_pl.probe.precision import PRECISIONS, resolve_dtype
 from mango_pl.probe.spike_rate import activation_sums, spike_rate
+from mango_pl.probe.warm_start import WarmStart, natural_warm_start
 
 __all__ = [
     "PRECISIONS",
     "LayerObjective",
     "LayerProbe",
+    "WarmStart",
     "activation_sums",
     "class_probabilities",
     "is_multistep",
+    "natural_warm_start",
     "resolve_dtype",
     "resolve_layer",
     "spike_rate",

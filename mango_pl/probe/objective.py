@@ -125,6 +125,43 @@ class LayerObjective:
         self.seconds += time.perf_counter() - start
         return values.to(index.device)
 
+    def responses(self, index: Tensor) -> Tensor:
+        """Population mode: every unit's response to each stimulus, ``index [N, d] -> [N, P]``.
+
+        Each stimulus is decoded and probed once, whatever the number of units (the objective of
+        ``maximize(..., shared=True)``); counts ``N`` queries.
+
+        Raises:
+            ValueError: indices that are not ``[N, d]`` inside the grid.
+        """
+        start = time.perf_counter()
+        if index.dim() != 2:
+            raise ValueError(f"responses() takes stimuli index [N, d], got shape {tuple(index.shape)}")
+        self.space.grid.check_index(index)
+        values = self._activations(index.cpu())[:, self.units]
+        self.queries += index.shape[0]
+        self.seconds += time.perf_counter() - start
+        return values.to(index.device)
+
+    @torch.no_grad()
+    def image_responses(self, images: Tensor) -> Tensor:
+        """Every unit's response to given images ``[N, C, H, W]`` in [0, 1] (e.g. natural images),
+        ``[N, P]``; counts ``N`` queries.
+
+        Raises:
+            ValueError: images the network cannot take (the message says how to adapt them).
+        """
+        start = time.perf_counter()
+        if not isinstance(images, Tensor) or images.dim() != 4:
+            raise ValueError(f"image_responses() takes images [N, C, H, W], got "
+                             f"{tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}")
+        rows = []
+        for chunk in images.split(self.batch_limit):
+            rows.append(self.probe(chunk)[self.layer].cpu())
+        self.queries += images.shape[0]
+        self.seconds += time.perf_counter() - start
+        return torch.cat(rows)[:, self.units]
+
     @torch.no_grad()
     def evaluate(self, index: Tensor) -> dict[str, Tensor]:
         """The final stimuli of the P units, ``index [P, d]``, in detail (all on CPU).

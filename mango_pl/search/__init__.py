@@ -8,7 +8,7 @@ from mango_pl.search.base import Searcher
 from mango_pl.search.driver import Checkpoint, SearchResult, maximize
 from mango_pl.search.grid import Grid, qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.registry import (DEFAULT_METHOD, available_methods, make_searcher, method_options,
-                                      shared_methods)
+                                      shared_methods, start_methods)
 from mango_pl.search.seeding import problem_seeds
 
 __all__ = [
@@ -26,4 +26,5 @@ __all__ = [
     "qtt_decode",
     "qtt_encode",
     "shared_methods",
+    "start_methods",
 ]

@@ -78,6 +78,8 @@ class Searcher(ABC):
     #: whether the method can search in population mode (``ask_shared``/``tell_shared``): every
     #: stimulus is scored on every problem and every problem learns from every stimulus
     supports_shared: bool = False
+    #: whether the method takes start points (``suggest``), e.g. from a natural-image warm start
+    supports_start: bool = False
 
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None):
@@ -148,6 +150,31 @@ class Searcher(ABC):
         check_finite(values.T, "tell_shared()")
         self._asked = None
         self._tell_shared(asked[:count], values)
+
+    def suggest(self, index: Tensor) -> None:
+        """Start points: ``index [P, M, d]`` that the next asks propose (and count) before the method's
+        own, e.g. natural images encoded into the grid (a warm start). Population mode proposes
+        each distinct point once, for every problem.
+
+        Raises:
+            NotImplementedError: the method takes no start points (``supports_start`` is False).
+            ValueError: ``index`` is not ``[P, M, d]`` inside the grid.
+        """
+        if not self.supports_start:
+            raise NotImplementedError(f"search method {self.method or type(self).__name__!r} takes no start points; "
+                                      f"use one that does (see mango_pl.search.start_methods())")
+        index = torch.as_tensor(index, device=self.device)
+        if (index.dim() != 3 or index.shape[0] != self.problems or index.shape[2] != self.d
+                or index.is_floating_point()):
+            raise ValueError(f"start points must be an integer tensor [P, M, d] with P={self.problems}, d={self.d}; "
+                             f"got {index.dtype} of shape {list(index.shape)}")
+        if index.numel() and (index.min() < 0 or index.max() >= self.n):
+            raise ValueError(f"start points must lie in 0..{self.n - 1}, got {index.min().item()}..{index.max().item()}")
+        self._suggest(index.long())
+
+    def _suggest(self, index: Tensor) -> None:
+        """Queue checked start points ``[P, M, d]`` (methods with ``supports_start``)."""
+        raise NotImplementedError
 
     def recommend(self) -> tuple[Tensor, Tensor] | None:
         """The method's own choice of each problem's best point so far, ``(index [P, d], value [P])``.

@@ -87,7 +87,7 @@ def _check_record_at(record_at: Sequence[int], budget: int) -> list[int]:
 def maximize(objective: Objective, method: str, d: int, n: int, budget: int, problems: int = 1,
              seed: Seeds = 0, device: torch.device | str | None = None,
              progress: Callable[[int, int], None] | None = None, shared: bool = False,
-             record_at: Sequence[int] = (), **options: Any) -> SearchResult:
+             record_at: Sequence[int] = (), start: Tensor | None = None, **options: Any) -> SearchResult:
     """Maximize ``objective`` over ``{0..n-1}^d`` for ``problems`` problems at once.
 
     Every proposal counts against ``budget``. The last batch is cut to what the budget leaves:
@@ -114,12 +114,15 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
         shared: population mode (see above).
         record_at: query counts after which to record each problem's best point
             (``SearchResult.checkpoints``); batches are cut at them, so the record is exact.
+        start: start points ``LongTensor[P, M, d]`` the search proposes first (counted as queries),
+            e.g. natural images encoded into the grid; methods in :func:`mango_pl.search.start_methods`.
         **options: method options, see ``make_searcher``.
 
     Raises:
         ValueError: ``budget <= 0``, unknown method / option, values of the wrong shape, NaN / inf,
             ``record_at`` outside ``1..budget``.
-        NotImplementedError: ``shared=True`` with a method that has no population mode.
+        NotImplementedError: ``shared=True`` with a method that has no population mode, ``start``
+            with a method that takes no start points.
 
     Example:
         >>> target = torch.tensor([[1, 2, 3, 0]])
@@ -132,11 +135,13 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
     check_positive_int("problems", problems)
     marks = _check_record_at(record_at, budget)
     optimizer_seconds = objective_seconds = 0.0
-    start = time.perf_counter()
+    tic = time.perf_counter()
     searcher = make_searcher(method, d, n, problems, seed, device, budget, **options)
     if shared:
         searcher._check_shared()
-    optimizer_seconds += time.perf_counter() - start
+    if start is not None:
+        searcher.suggest(start)
+    optimizer_seconds += time.perf_counter() - tic
     history = torch.empty(problems, budget, dtype=torch.float64, device=searcher.device)
     stimuli = torch.empty(budget, d, dtype=torch.long, device=searcher.device) if shared else None
     best_value = torch.full((problems,), -torch.inf, dtype=torch.float64, device=searcher.device)
@@ -145,14 +150,14 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
     checkpoints: list[Checkpoint] = []
     done = 0
     while done < budget:
-        start = time.perf_counter()
+        tic = time.perf_counter()
         index = searcher.ask_shared() if shared else searcher.ask()
-        optimizer_seconds += time.perf_counter() - start
+        optimizer_seconds += time.perf_counter() - tic
         limit = min([m for m in marks if m > done], default=budget) - done
         index = index[:limit] if shared else index[:, :limit]
         count = index.shape[0] if shared else index.shape[1]
 
-        start = time.perf_counter()
+        tic = time.perf_counter()
         if shared:
             values = _as_values(objective(index), (count, problems), searcher.device, True)
             check_finite(values.T, "the objective", first_query=done)
@@ -162,7 +167,7 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
             values = _as_values(objective(index), (problems, count), searcher.device, False)
             check_finite(values, "the objective", first_query=done)
             per_problem, candidates = values, index
-        objective_seconds += time.perf_counter() - start
+        objective_seconds += time.perf_counter() - tic
 
         history[:, done: done + count] = per_problem
         if stimuli is not None:
@@ -172,12 +177,12 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
         best_value = torch.where(better, batch_best, best_value)
         best_index = torch.where(better[:, None], candidates[rows, where], best_index)
 
-        start = time.perf_counter()
+        tic = time.perf_counter()
         if shared:
             searcher.tell_shared(index, values)
         else:
             searcher.tell(index, values)
-        optimizer_seconds += time.perf_counter() - start
+        optimizer_seconds += time.perf_counter() - tic
         done += count
         if progress is not None:
             progress(done, budget)

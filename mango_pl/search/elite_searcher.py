@@ -1,27 +1,42 @@
-"""``elite``: mango-pl's default searcher — an elite archive evolved by small local changes.
+"""``elite``: mango-pl's default searcher — an elite archive evolved by adaptive local changes.
 
 Why this design: a stimulus grid of a generator is local — changing a few of the 128 latent
-coordinates (or 64 codes) of a good stimulus changes its image a little and its response a
-little — and a neuron's budget is a few hundred to a few thousand stimuli. So the searcher keeps
-the best distinct stimuli it has seen (an :class:`~mango_pl.search.archive.EliteArchive` per
-problem) and proposes children of them: a parent drawn with a strong bias to the top, with
-probability ``crossover`` mixed coordinate-wise with a second elite, then mutated in a few
-coordinates. How many coordinates change adapts per problem by the 1/5 success rule (more when
-children often beat their parent, fewer when they rarely do), and the kind of change adapts by
-the success of each kind: a small step along the grid (``index ± a few``: a nearby latent value)
-or a jump to any other value (another VQ-VAE code).
+coordinates (or 64 codes) of a good stimulus changes its image, and its response, a little — and
+a neuron's budget is a few hundred to a few thousand stimuli. So the searcher keeps the best
+distinct stimuli it has seen (an :class:`~mango_pl.search.archive.EliteArchive` per problem) and
+proposes children of them. A child's parent is drawn with a strong bias to the top elites, with
+probability ``crossover`` mixed coordinate-wise with a second elite, and then changed in one of
+three kinds of way:
+
+0. a step along the grid (``index +- a few``: a nearby latent value) in a few coordinates;
+1. a jump to any other value (another VQ-VAE code) in a few coordinates;
+2. a Gaussian step in every coordinate from the weighted mean of the ``4`` best elites — an
+   evolution strategy's move, which suits grids of a continuous latent (SN-GAN).
+
+Each kind is drawn with a probability that follows its recent success (at least 5 % each), so the
+searcher finds out by itself whether a grid is ordinal or categorical. How many coordinates kinds
+0 and 1 change, the size of a step and the Gaussian's width adapt per problem by the 1/5 success
+rule (larger while children often beat their parent, smaller when they rarely do).
 
 Under noise the searcher measures its leading candidates again: the first evolved step re-tests
 each problem's best point once; if the repeat differs, the measurement noise is estimated from
-every re-test, and a share of each batch (growing with the noise, at most ``retest``) re-tests the
-elites whose upper confidence bound is highest. Elites are ranked, and the result is chosen, by an
-empirical-Bayes estimate of their true value (see :meth:`EliteArchive.scores`), so a lucky single
-measurement does not win. Without noise the one re-test is the only cost.
+every re-test, and a share of each batch (growing with the noise, at most ``retest``) re-tests
+the ``leaders`` best elites, highest upper confidence bound first. Elites are ranked, and the
+result is chosen, by an empirical-Bayes estimate of their true value (see
+:meth:`EliteArchive.scores`), so a lucky single measurement does not win. When the children's
+values spread no more than ``uncertainty`` times the noise, selection sees noise rather than
+progress (and the success rule, fooled by the winner's curse of the parents' scores, would
+shrink the moves), so the moves grow instead (the uncertainty handling of UH-CMA-ES). Without
+noise the one re-test is the only cost.
 
 Population mode (``ask_shared``/``tell_shared``): every problem keeps its own archive and learns
-from every stimulus shown; each step, the responding problems whose turn it is (least recently
-served first) propose children, and problems that have not responded to any stimulus propose
-nothing, so silent units do not eat the budget.
+from every stimulus shown; each step, the responding problems (not every response equal so far)
+take turns proposing children, least recently served first, and problems that have not responded
+to anything propose nothing, so silent units do not eat the budget (a tenth of the stimuli stay
+random while any problem is silent).
+
+Start points (``suggest``, e.g. a natural-image warm start) are proposed before the first
+random points.
 """
 
 from __future__ import annotations
@@ -38,6 +53,8 @@ from mango_pl.search.seeding import ProblemGenerators, Seeds
 
 #: success rate the mutation count is steered to (Rechenberg's 1/5 rule)
 _TARGET_SUCCESS = 0.2
+#: kinds of change (see ``_children``), the least share of children each kind keeps, elites recombined
+_KINDS, _KIND_FLOOR, _MU = 3, 0.05, 4
 #: spawn-key entry of the stream that draws population mode's random stimuli
 _SHARED_STREAM = 1 << 20
 
@@ -53,14 +70,17 @@ class EliteSearcher(Searcher):
 
     Args:
         d, n, problems, seed, device, budget: see ``Searcher``.
-        k: children per problem and step (population mode: stimuli per step is ``shared_k``).
+        k: children per problem and step.
         archive: elite points kept per problem.
         initial: uniformly random points per problem before evolving (population mode: stimuli).
         crossover: probability that a child mixes two elites coordinate-wise.
-        mutation: initial expected number of coordinates a child changes (adapted, >= 1).
-        step: initial size of a step along the grid, as a fraction of ``n`` (adapted).
+        mutation: initial expected number of coordinates a child of kind 0 or 1 changes (>= 1).
+        step: initial size of a step along the grid and width of the Gaussian, as a fraction of ``n``.
         retest: most of each batch spent re-measuring elites under noise (0 turns re-tests off).
         shared_k: population mode: stimuli per step.
+        leaders: the best elites that re-tests choose from.
+        uncertainty: moves grow while the children's values vary less than this times the noise.
+        temperature: parent rank ``r`` is drawn with weight ``exp(-r / temperature)``.
 
     Raises:
         ValueError: bad option values.
@@ -75,11 +95,13 @@ class EliteSearcher(Searcher):
 
     method = "elite"
     supports_shared = True
+    supports_start = True
 
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None, *,
                  k: int = 10, archive: int = 16, initial: int = 20, crossover: float = 0.3,
-                 mutation: float = 2.0, step: float = 0.06, retest: float = 0.3, shared_k: int = 32):
+                 mutation: float = 4.0, step: float = 0.1, retest: float = 0.3, shared_k: int = 32,
+                 leaders: int = 4, uncertainty: float = 2.0, temperature: float = 3.0):
         super().__init__(d, n, problems, seed, device, budget)
         self.k = check_positive_int("k", k)
         self.archive_size = check_positive_int("archive", archive, 2)
@@ -91,8 +113,12 @@ class EliteSearcher(Searcher):
         self.step = _check_fraction("step", step, 0.0, 1.0)
         self.retest = _check_fraction("retest", retest)
         self.shared_k = check_positive_int("shared_k", shared_k)
+        self.leaders = check_positive_int("leaders", leaders)
+        self.uncertainty = check_positive_float("uncertainty", uncertainty)
+        self.temperature = check_positive_float("temperature", temperature)
         self.options = dict(k=self.k, archive=self.archive_size, initial=self.initial, crossover=self.crossover,
-                            mutation=mutation, step=self.step, retest=self.retest, shared_k=self.shared_k)
+                            mutation=mutation, step=self.step, retest=self.retest, shared_k=self.shared_k,
+                            leaders=self.leaders, uncertainty=self.uncertainty, temperature=self.temperature)
         P = problems
         self._rng = ProblemGenerators(self.seeds, self.device)
         self.elites = EliteArchive(P, self.archive_size, d, self.device)
@@ -101,10 +127,14 @@ class EliteSearcher(Searcher):
         self.log_mutation = self._ones * math.log(mutation)  # log expected coordinates changed
         self.log_step = self._ones * math.log(max(1.0, self.step * n))  # log step size in grid units
         # decayed success counts of the two kinds of change: [P, 2] (0: step along the grid, 1: jump)
-        self.kind_trials = torch.ones(P, 2, dtype=torch.float64, device=self.device)
-        self.kind_wins = torch.full((P, 2), _TARGET_SUCCESS, dtype=torch.float64, device=self.device)
+        self.kind_trials = torch.ones(P, _KINDS, dtype=torch.float64, device=self.device)
+        self.kind_wins = torch.full((P, _KINDS), _TARGET_SUCCESS, dtype=torch.float64, device=self.device)
+        self.log_sigma = self._ones * math.log(max(0.5, self.step * n))  # Gaussian step (kind 2), grid units
         self.last_served = torch.zeros(P, dtype=torch.float64, device=self.device)
+        self._low = torch.full((P,), math.inf, dtype=torch.float64, device=self.device)  # population mode:
+        self._high = torch.full((P,), -math.inf, dtype=torch.float64, device=self.device)  # response range
         self._pending: dict[str, Tensor] | None = None
+        self._start: Tensor | None = None  # start points still to propose: [P, M, d] (population: [M, d])
         first = self.seeds[0]  # population mode's random stimuli: a stream of their own
         self._shared_rng = ProblemGenerators(
             [np.random.SeedSequence(first.entropy, spawn_key=(*first.spawn_key, _SHARED_STREAM))], self.device)
@@ -128,13 +158,27 @@ class EliteSearcher(Searcher):
         order = scores.argsort(dim=1, descending=True, stable=True)  # filled slots first
         filled = self.elites.filled.sum(1, keepdim=True)  # [P, 1]
         ranks = torch.arange(self.archive_size, device=self.device, dtype=torch.float64)
-        weight = torch.exp(-ranks / 3.0).expand(self.problems, -1).masked_fill(ranks >= filled, 0.0)
+        weight = torch.exp(-ranks / self.temperature).expand(self.problems, -1).masked_fill(ranks >= filled, 0.0)
         cdf = weight.cumsum(1)
         cdf = cdf / cdf[:, -1:]
         rank = torch.searchsorted(cdf, self._rng.uniform(K), right=True).clamp_max(self.archive_size - 1)
         slot = order.gather(1, rank)
         index = self.elites.index.gather(1, slot.unsqueeze(-1).expand(-1, -1, self.d))
         return index, scores.gather(1, slot)
+
+    def _recombined(self) -> tuple[Tensor, Tensor]:
+        """The weighted mean of the ``mu`` best elites (continuous, ``[P, d]``) and the score a
+        child of it must beat (the median score of those elites), ``[P]``."""
+        scores = self.elites.scores()
+        top = scores.topk(min(_MU, self.archive_size), dim=1)
+        weight = torch.log(torch.tensor(_MU + 0.5, dtype=torch.float64)) - torch.log1p(
+            torch.arange(top.values.shape[1], dtype=torch.float64, device=self.device))
+        weight = weight.expand(self.problems, -1).masked_fill(~torch.isfinite(top.values), 0.0)
+        weight = weight / weight.sum(1, keepdim=True).clamp_min(1e-300)
+        points = self.elites.index.gather(1, top.indices.unsqueeze(-1).expand(-1, -1, self.d)).double()
+        center = (weight.unsqueeze(-1) * points).sum(1)
+        finite = torch.where(torch.isfinite(top.values), top.values, torch.full_like(top.values, torch.nan))
+        return center, finite.nanmedian(1).values
 
     def _children(self, K: int) -> dict[str, Tensor]:
         """``K`` children per problem: ``index [P, K, d]``, their parent's score, the kind of change."""
@@ -147,17 +191,26 @@ class EliteSearcher(Searcher):
         extra = ((self.log_mutation.exp() - 1.0) / d).clamp(0.0, 0.5)
         change = self._rng.uniform(K, d) < extra[:, None, None]
         change.scatter_(2, self._rng.integers(d, K, 1), True)
-        # the kind of change of each child: a step along the grid, or a jump to any other value
+        # the kind of change of each child, drawn by each kind's recent success:
+        # 0: a step along the grid in a few coordinates; 1: a jump to any other value in a few
+        # coordinates; 2: a Gaussian step in every coordinate from the weighted mean of the best
+        # elites (an evolution strategy's move, for grids of a continuous latent)
         rate = self.kind_wins / self.kind_trials
-        p_step = (rate[:, 0] / rate.sum(1)).clamp(0.1, 0.9)
-        kind = (self._rng.uniform(K) >= p_step[:, None]).long()  # [P, K]: 0 step, 1 jump
+        share = (rate / rate.sum(1, keepdim=True)).clamp_min(_KIND_FLOOR)
+        cdf = (share / share.sum(1, keepdim=True)).cumsum(1)
+        kind = torch.searchsorted(cdf, self._rng.uniform(K), right=True).clamp_max(_KINDS - 1)  # [P, K]
         size = (self._rng.normal(K, d).abs() * self.log_step.exp()[:, None, None]).round().clamp_min(1).long()
         sign = torch.where(self._rng.uniform(K, d) < 0.5, -1, 1)
         stepped = child + sign * size
         stepped = torch.where((stepped < 0) | (stepped >= n), child - sign * size, stepped).clamp(0, n - 1)
         jumped = (child + self._rng.integers(n - 1, K, d) + 1) % n
-        moved = torch.where(kind.unsqueeze(-1).bool(), jumped, stepped)
+        moved = torch.where((kind == 1).unsqueeze(-1), jumped, stepped)
         child = torch.where(change, moved, child)
+        center, center_score = self._recombined()
+        gauss = (center[:, None] + self._rng.normal(K, d) * self.log_sigma.exp()[:, None, None]).round()
+        gauss = gauss.clamp(0, n - 1).long()
+        child = torch.where((kind == 2).unsqueeze(-1), gauss, child)
+        parent_score = torch.where(kind == 2, center_score[:, None].expand(-1, K), parent_score)
         child = self._unique(child)
         return {"index": child, "parent_score": parent_score, "kind": kind}
 
@@ -194,6 +247,8 @@ class EliteSearcher(Searcher):
         """``[P, K, d]`` the elites to re-measure, best upper confidence bound first."""
         scores = self.elites.scores()
         bound = scores + 2.0 * (self.noise()[:, None] / self.elites.count.clamp_min(1)).sqrt()
+        leaders = scores.argsort(dim=1, descending=True, stable=True)[:, : self.leaders]
+        bound = torch.full_like(bound, -torch.inf).scatter(1, leaders, bound.gather(1, leaders))
         order = bound.argsort(dim=1, descending=True, stable=True)
         order = order[:, :K] if K <= self.archive_size else torch.cat(
             [order, order[:, :1].expand(-1, K - self.archive_size)], 1)
@@ -204,8 +259,28 @@ class EliteSearcher(Searcher):
     def _random(self, K: int) -> Tensor:
         return self._rng.integers(self.n, K, self.d)
 
+    def _suggest(self, index: Tensor) -> None:
+        self._start = index if self._start is None else torch.cat([self._start, index], 1)
+
+    def _next_start(self, K: int, shared: bool) -> Tensor | None:
+        """Up to ``K`` queued start points (``[P, K', d]``; population mode ``[K', d]``), or None."""
+        if self._start is None:
+            return None
+        if shared and self._start.dim() == 3:  # each distinct point once, for every problem
+            flat = self._start.reshape(-1, self.d)
+            keep = first_occurrence(flat.unsqueeze(0))[0] == torch.arange(flat.shape[0], device=self.device)
+            self._start = flat[keep]
+        axis = 0 if shared else 1
+        taken, rest = self._start.split([min(K, self._start.shape[axis]), max(0, self._start.shape[axis] - K)], axis)
+        self._start = rest if rest.shape[axis] else None
+        return taken
+
     def _ask(self) -> Tensor:
         K = self.k
+        start = self._next_start(K, shared=False)
+        if start is not None:
+            self._pending = None
+            return torch.cat([start, self._random(K - start.shape[1])], 1) if start.shape[1] < K else start
         if self.told < self.initial:
             self._pending = None
             return self._random(K)
@@ -216,24 +291,41 @@ class EliteSearcher(Searcher):
         self._pending = {**born, "child": ~retest}
         return index
 
-    def _learn(self, values: Tensor, pending: dict[str, Tensor], rows: Tensor | None = None) -> None:
-        """Adapt the mutation count, step size and kind of change from the children's success."""
+    def _learn(self, values: Tensor, pending: dict[str, Tensor]) -> None:
+        """Adapt the mutation count, step sizes and kinds of change from the children's success."""
         child = pending["child"]
         K = values.shape[1]
         child = child[:, :K]
         success = (values > pending["parent_score"][:, :K]) & child
-        trials = child.double().sum(1)
-        wins = success.double().sum(1)
+        kind = pending["kind"][:, :K]
+        local = child & (kind < 2)  # children that changed a few coordinates: they steer how many
+        trials = local.double().sum(1)
+        wins = (success & local).double().sum(1)
         active = trials > 0
         rate = wins / trials.clamp_min(1)
+        # uncertainty handling (as in UH-CMA-ES): when the children's values spread no more than the
+        # noise, selection sees noise, not progress, and the success rule would shrink the moves
+        # (a parent's score carries the winner's curse); then the moves grow instead
+        noise = self.noise()
+        told = child.double().sum(1)
+        shown = torch.where(child, values, torch.zeros_like(values))
+        mean = shown.sum(1) / told.clamp_min(1)
+        spread = torch.where(child, (values - mean[:, None]) ** 2, torch.zeros_like(values)).sum(1) / (told - 1).clamp_min(1)
+        drowned = (noise > 0) & (told > 1) & (spread < self.uncertainty * noise)
+        rate = torch.where(drowned, torch.full_like(rate, _TARGET_SUCCESS + 0.2), rate)
         self.log_mutation = torch.where(active, self.log_mutation + 0.5 * (rate - _TARGET_SUCCESS), self.log_mutation)
         self.log_mutation = self.log_mutation.clamp(0.0, math.log(max(1.0, self.d / 4)))
-        kind = pending["kind"][:, :K]
         step_trials = (child & (kind == 0)).double().sum(1)
         step_rate = (success & (kind == 0)).double().sum(1) / step_trials.clamp_min(1)
+        step_rate = torch.where(drowned, torch.full_like(step_rate, _TARGET_SUCCESS + 0.2), step_rate)
         self.log_step = torch.where(step_trials > 0, self.log_step + 0.3 * (step_rate - _TARGET_SUCCESS), self.log_step)
         self.log_step = self.log_step.clamp(0.0, math.log(max(1.0, self.n / 2)))
-        for which in (0, 1):
+        gauss_trials = (child & (kind == 2)).double().sum(1)
+        gauss_rate = (success & (kind == 2)).double().sum(1) / gauss_trials.clamp_min(1)
+        gauss_rate = torch.where(drowned, torch.full_like(gauss_rate, _TARGET_SUCCESS + 0.2), gauss_rate)
+        self.log_sigma = torch.where(gauss_trials > 0, self.log_sigma + 0.3 * (gauss_rate - _TARGET_SUCCESS),
+                                     self.log_sigma).clamp(math.log(0.3), math.log(max(1.0, self.n / 2)))
+        for which in range(_KINDS):
             mask = child & (kind == which)
             self.kind_trials[:, which] = 0.95 * self.kind_trials[:, which] + mask.double().sum(1)
             self.kind_wins[:, which] = 0.95 * self.kind_wins[:, which] + (success & mask).double().sum(1)
@@ -249,19 +341,26 @@ class EliteSearcher(Searcher):
 
     def _ask_shared(self) -> Tensor:
         N = self.shared_k
+        start = self._next_start(N, shared=True)
+        if start is not None:
+            self._pending = None
+            return torch.cat([start, self._shared_random(N - start.shape[0])]) if start.shape[0] < N else start
         if self.told < self.initial:
             self._pending = None
             return self._shared_random(N)
-        # responding problems take turns, least recently served first; each proposes `per` children
-        _, best_mean = self.elites.best()
-        responding = best_mean > 0
-        per = 2
-        slots = max(1, N // per)
+        # responding problems (not every response equal so far) take turns, least recently served
+        # first, each proposing `per` children; silent ones propose nothing and a tenth of the
+        # stimuli stay random for them
+        responding = self._high > self._low
+        silent = int((~responding).sum())
+        explore = (N + 9) // 10 if silent else 0
+        active = int(responding.sum())
+        proposers = min(active, max(1, (N - explore) // 2))
+        per = (N - explore) // proposers if proposers else 0
         priority = torch.where(responding, -self.last_served, torch.full_like(self.last_served, -math.inf))
-        chosen = priority.argsort(dim=0, descending=True, stable=True)[:slots]
-        chosen = chosen[torch.isfinite(priority[chosen])]
-        born = self._children(per)  # every problem draws children, so a problem's stream does not
-        explore = N - per * chosen.numel()  # depend on who else is served
+        chosen = priority.argsort(dim=0, descending=True, stable=True)[:proposers]
+        born = self._children(max(per, 1))
+        explore = N - per * chosen.numel()
         parts = [born["index"][chosen].reshape(-1, self.d)]
         if explore > 0:
             parts.append(self._shared_random(explore))
@@ -290,4 +389,6 @@ class EliteSearcher(Searcher):
             mask = {**pending, "child": told}
             self._learn(torch.where(told, own, torch.zeros_like(own)), mask)
         self.elites.add(index.unsqueeze(0).expand(self.problems, -1, -1), values.T)
+        self._low = torch.minimum(self._low, values.min(0).values)
+        self._high = torch.maximum(self._high, values.max(0).values)
         self.told += index.shape[0]

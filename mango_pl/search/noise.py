@@ -148,6 +148,10 @@ class NoisyObjective:
         true = torch.as_tensor(self.objective(index)).to(torch.float64)
         self.true_max = torch.maximum(self.true_max, true.max(1).values.cpu())
         self.measured += true.shape[1]
-        values = true.cpu().numpy()
+        return self.measure(true)
+
+    def measure(self, true: Tensor) -> Tensor:
+        """Noisy measurements of noise-free values ``[P, K]`` (from each problem's stream)."""
+        values = true.detach().cpu().to(torch.float64).numpy()
         noisy = np.stack([self.noise.sample(values[p], g, p) for p, g in enumerate(self.generators)])
         return torch.from_numpy(noisy).to(true.device)

@@ -26,6 +26,7 @@ class RandomSearcher(Searcher):
     """
 
     method = "random"
+    supports_shared = True
 
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None, *, k: int = 100):
@@ -33,9 +34,18 @@ class RandomSearcher(Searcher):
         self.k = check_positive_int("k", k)
         self.options = dict(k=self.k)
         self._rng = ProblemGenerators(self.seeds, self.device)
+        self._shared_rng: ProblemGenerators | None = None
 
     def _ask(self) -> Tensor:
         return self._rng.integers(self.n, self.k, self.d)
 
     def _tell(self, index: Tensor, values: Tensor) -> None:
+        """Random search learns nothing from the values."""
+
+    def _ask_shared(self) -> Tensor:
+        if self._shared_rng is None:  # population mode: one stream, seeded like problem 0
+            self._shared_rng = ProblemGenerators(self.seeds[:1], self.device)
+        return self._shared_rng.integers(self.n, self.k, self.d)[0]
+
+    def _tell_shared(self, index: Tensor, values: Tensor) -> None:
         """Random search learns nothing from the values."""

@@ -50,6 +50,11 @@ def shared_methods() -> list[str]:
     return [name for name, (cls, _) in METHODS.items() if cls.supports_shared]
 
 
+def start_methods() -> list[str]:
+    """Method names that take start points (``maximize(..., start=...)``, a warm start)."""
+    return [name for name, (cls, _) in METHODS.items() if cls.supports_start]
+
+
 def method_options(method: str) -> list[str]:
     """The option names ``method`` accepts."""
     cls, _ = _resolve(method)

@@ -153,6 +153,26 @@ class GeneratorSpace(StimulusSpace):
                              f"N={index.shape[0]}, got {shape}")
         return images.to(self.device, self.dtype).clamp(0.0, 1.0)
 
+    def encode(self, images: Tensor, seed: int = 0) -> Tensor:
+        """The grid index of each image ``[N, C, H, W]`` in [0, 1]: ``LongTensor[N, d]``.
+
+        The images are converted to the generator's own channels and size, then encoded: a VQ-VAE
+        by its encoder, a GAN by gradient descent on its latent (seeded by ``seed``) snapped to the
+        grid (see :mod:`mango_pl.stimuli.inversion`).
+
+        Raises:
+            ValueError: images that are not ``[N, C, H, W]``.
+            TypeError: a generator with neither an encoder nor ``generate`` on a latent grid.
+        """
+        from mango_pl.stimuli.adapt import adapt_images
+        from mango_pl.stimuli.inversion import encode_images
+
+        if not isinstance(images, Tensor) or images.dim() != 4:
+            raise ValueError(f"encode() takes images [N, C, H, W] in [0, 1], got "
+                             f"{tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__}")
+        native = adapt_images(images.float().clamp(0, 1), self._channels, self._image_size)
+        return encode_images(self.generator, native, self.grid, seed=seed).cpu()
+
     def latents(self, index: Tensor) -> Tensor:
         """``generator.latents(index)`` if the generator has it, else the grid values, ``[N, D]`` float32."""
         self.grid.check_index(index)

@@ -85,6 +85,16 @@ class StimulusSpace(ABC):
         images = adapt_images(images, self._target_channels, self._target_size)
         return images.reshape(*lead, *images.shape[1:])
 
+    def encode(self, images: Tensor, seed: int = 0) -> Tensor:
+        """The grid index of each image ``[N, C, H, W]`` in [0, 1] (the nearest stimulus of the space):
+        ``LongTensor[N, d]``. Used to start a search from natural images.
+
+        Raises:
+            NotImplementedError: spaces that cannot encode images (this base class).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot encode images into its grid; a natural-image "
+                                  f"warm start needs a GeneratorSpace (VQ-VAE encoder or GAN inversion)")
+
     def latents(self, index: Tensor) -> Tensor:
         """A float vector per stimulus, ``index [N, d]`` -> ``[N, D]`` (default: the grid values).
 
