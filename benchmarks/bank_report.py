@@ -96,6 +96,8 @@ def score_table(table: dict, methods: list[str], budgets: list[int], default: st
 def write_report(records: list[dict], default: str, budgets: list[int], accuracy: dict[str, float],
                  out: Path) -> str:
     """Write ``report.md`` and ``neuron_bank.png`` to ``out``; returns the markdown."""
+    population = [r for r in records if r.get("mode", "units") != "units"]
+    records = [r for r in records if r.get("mode", "units") == "units"]
     norm = normalizers(records)
     table = scores(records, norm)
     methods = method_order(records, default)
@@ -128,6 +130,7 @@ def write_report(records: list[dict], default: str, budgets: list[int], accuracy
                 lines.append("")
     lines += target_lines(table, methods, grids, budgets, default)
     lines += silent_lines(records, norm, methods)
+    lines += population_lines(population)
     ms = optimizer_ms(records)
     lines += ["## Optimizer time (median ms per step and problem, one CPU thread)", "",
               "| method | ms |", "|---|---|"] + [f"| {m} | {ms[m]:.2f} |" for m in methods if m in ms] + [""]
@@ -221,3 +224,31 @@ def plot(table: dict, methods: list[str], grids: list[str], noises: list[str], b
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def population_lines(records: list[dict]) -> list[str]:
+    """Shared stimuli for a whole layer vs every unit searched on its own (normalized per unit by
+    the best either reached)."""
+    if not records:
+        return []
+    lines = ["## Population mode: every unit of a 64-unit layer", "",
+             "Normalized score per unit (by the best either search reached for it), mean over the layer's "
+             "responsive units; independent: 2,000 queries per unit; shared: stimuli shown to the whole layer.", ""]
+    layers = sorted({(r["grid"], r["network"], r["layer"]) for r in records})
+    marks = next((r["budgets"] for r in records if r["mode"] == "shared"), [])
+    lines += ["| grid | layer | units | independent @2000 each (= {} stimuli) | ".format(64 * 2000)
+              + " | ".join(f"shared @{m}" for m in marks) + " |",
+              "|---|---|---|---|" + "---|" * len(marks)]
+    for key in layers:
+        runs = {r["mode"]: r for r in records if (r["grid"], r["network"], r["layer"]) == key}
+        if set(runs) != {"layer", "shared"}:
+            continue
+        alone, shared = runs["layer"], runs["shared"]
+        best = np.maximum(np.maximum(alone["true_max"], shared["true_max"]),
+                          np.maximum(np.max(alone["true_at"], 1), np.max(shared["true_at"], 1)))
+        keep = best > 0
+        alone_score = (np.asarray(alone["true_at"])[:, -1] / np.where(keep, best, 1))[keep]
+        shared_score = (np.asarray(shared["true_at"]) / np.where(keep, best, 1)[:, None])[keep]
+        lines.append(f"| {key[0]} | {key[1]} {key[2]} | {int(keep.sum())} | {alone_score.mean():.3f} | "
+                     + " | ".join(f"{v:.3f}" for v in shared_score.mean(0)) + " |")
+    return lines + [""]

@@ -65,6 +65,12 @@ METHOD_OPTIONS = {"ng:Portfolio": {"k": 10}, "ng:CMA": {"k": 10}, "ng:DiagonalCM
 #: methods that need a continuous latent (an ordinal grid)
 ORDINAL_ONLY = {"cma"}
 NOISES = ["none", "mult0.2", "mult0.5", "poisson10"]
+#: noise levels every baseline runs at; at the others (for time) the baselines of NOISE_BASELINES
+FULL_NOISES = ("none", "mult0.5")
+NOISE_BASELINES = ("random", "tt-s", "ng:Portfolio", "ga", "cma")
+#: population mode: 64-unit layers, stimuli in all, and where the shared search is recorded
+POPULATION_LAYERS = [("alexnet", "features.1"), ("spiking_resnet18", "layer4.1.sn1")]
+POPULATION_STIMULI, POPULATION_MARKS = 20000, [640, 1280, 3200, 6400, 12800, 20000]
 #: natural-image warm start (methods ``<method>+warm``): digits shown first, start points per unit
 WARM_IMAGES, WARM_STARTS = 50, 3
 BUDGETS = [100, 250, 500, 1000, 2000]
@@ -80,10 +86,14 @@ class Job:
     method: str
     noise: str
     seed: int
+    #: "units": the bank's units of the layer; population benchmark: "layer", every unit of the
+    #: layer searched on its own; "shared", every unit of the layer on shared stimuli
+    mode: str = "units"
 
     @property
     def label(self) -> str:
-        return f"{self.grid}/{self.network}/{self.layer}/{self.method}/{self.noise}/seed{self.seed}"
+        mode = "" if self.mode == "units" else f"/{self.mode}"
+        return f"{self.grid}/{self.network}/{self.layer}/{self.method}/{self.noise}/seed{self.seed}{mode}"
 
 
 def split_method(method: str) -> tuple[str, bool]:
@@ -102,7 +112,7 @@ def method_version(method: str) -> str:
     cls, _ = _resolve(base)
     seen, todo, text = set(), [cls.__module__] + (["mango_pl.probe.warm_start", "mango_pl.stimuli.inversion"]
                                                   if warm else []), []
-    infrastructure = {"mango_pl.search.base", "mango_pl.search.seeding", "mango_pl.search.grid"}
+    infrastructure = {"mango_pl.search.base", "mango_pl.search.seeding", "mango_pl.search.qtt"}
     while todo:
         name = todo.pop()
         if name in seen or name in infrastructure:
@@ -115,7 +125,10 @@ def method_version(method: str) -> str:
 
 
 def job_key(job: Job, settings: dict) -> str:
-    record = {**asdict(job), **{k: v for k, v in settings.items() if k != "cache"}, "options": METHOD_OPTIONS.get(job.method, {}),
+    fields = asdict(job)
+    if fields["mode"] == "units":
+        del fields["mode"]
+    record = {**fields, **{k: v for k, v in settings.items() if k != "cache"}, "options": METHOD_OPTIONS.get(job.method, {}),
               "version": method_version(job.method)}
     return hashlib.sha1(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -131,6 +144,8 @@ def run_job(args: tuple[Job, dict]) -> dict:
     job, settings = args
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
+    if job.mode != "units":
+        return run_population_job(job, settings)
     cache = Path(settings["cache"])
     chosen = bank.select_units(cache, job.network, job.layer, job.grid, settings["units"], settings["silent"])
     units = chosen.units + chosen.silent
@@ -173,6 +188,38 @@ def run_job(args: tuple[Job, dict]) -> dict:
     }
 
 
+def run_population_job(job: Job, settings: dict) -> dict:
+    """Every unit of a layer: searched one by one (``layer``: ``budget`` queries each) or on shared
+    stimuli (``shared``: ``POPULATION_STIMULI`` in all, recorded at ``POPULATION_MARKS``)."""
+    cache = Path(settings["cache"])
+    model = bank.load_network(str(cache), job.network)
+    space = bank.load_space(job.grid)
+    channels = bank.select_units(cache, job.network, job.layer, job.grid, settings["units"], settings["silent"]).channels
+    units = list(range(channels))
+    objective = LayerObjective(model, job.layer, units, space, batch_limit=2048, precision="float32")
+    true_max = torch.full((channels,), -torch.inf, dtype=torch.float64)
+    shared = job.mode == "shared"
+
+    def recorded(index: torch.Tensor) -> torch.Tensor:
+        nonlocal true_max
+        values = objective.responses(index).T if shared else objective(index)  # [P, N]
+        true_max = torch.maximum(true_max, values.double().max(1).values)
+        return values.T if shared else values
+
+    budget = POPULATION_STIMULI if shared else settings["budget"]
+    marks = POPULATION_MARKS if shared else settings["budgets"]
+    started = time.perf_counter()
+    result = maximize(recorded, job.method, space.grid.d, space.grid.n, budget, problems=channels,
+                      seed=unit_seeds(job, units), record_at=marks, shared=shared)
+    returned = torch.stack([c.best_index for c in result.checkpoints], 1)
+    with torch.no_grad():
+        true_at = objective(returned).double()
+    return {**asdict(job), "units": units, "silent": [False] * channels, "budgets": marks,
+            "true_at": true_at.tolist(), "true_max": true_max.tolist(), "optimizer_seconds": result.optimizer_seconds,
+            "objective_seconds": result.objective_seconds, "steps": 0,
+            "wall_seconds": time.perf_counter() - started}
+
+
 def plan(args: argparse.Namespace) -> list[Job]:
     jobs = []
     for grid in args.grids:
@@ -182,8 +229,16 @@ def plan(args: argparse.Namespace) -> list[Job]:
                     if split_method(method)[0] in ORDINAL_ONLY and grid != "sngan":
                         continue
                     for noise in args.noise:
+                        if (noise not in FULL_NOISES and method in BASELINES and method not in NOISE_BASELINES
+                                and not args.all_baselines):
+                            continue
                         for seed in range(args.seeds if noise == "none" else args.noisy_seeds):
                             jobs.append(Job(grid, network, layer, method, noise, seed))
+    if args.population:
+        for grid in args.grids:
+            for network, layer in POPULATION_LAYERS:
+                if network in args.networks:
+                    jobs += [Job(grid, network, layer, args.default, "none", 0, mode) for mode in ("layer", "shared")]
     # the costliest first (SN-GAN decodes are ~6x dearer; Nevergrad's Python overhead), for balance
     return sorted(jobs, key=lambda j: (j.grid != "sngan", not j.method.startswith("ng:"), j.method))
 
@@ -213,7 +268,7 @@ def run_all(jobs: list[Job], settings: dict, workers: int) -> list[dict]:
 def _collect(outputs, paths: dict, total: int, started: float) -> list[dict]:
     records = []
     for i, record in enumerate(outputs, 1):
-        job = Job(*(record[f] for f in ("grid", "network", "layer", "method", "noise", "seed")))
+        job = Job(*(record[f] for f in ("grid", "network", "layer", "method", "noise", "seed")), record.get("mode", "units"))
         path = paths[job]
         path.with_suffix(".tmp").write_text(json.dumps(record))
         path.with_suffix(".tmp").replace(path)
@@ -226,19 +281,25 @@ def _collect(outputs, paths: dict, total: int, started: float) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--methods", nargs="+", default=[DEFAULT_METHOD] + BASELINES)
+    parser.add_argument("--methods", nargs="+", default=[DEFAULT_METHOD, DEFAULT_METHOD + "+warm"] + BASELINES)
     parser.add_argument("--default", default=DEFAULT_METHOD, help="the method the win rates are for")
     parser.add_argument("--grids", nargs="+", default=list(bank.GRIDS), choices=list(bank.GRIDS))
     parser.add_argument("--networks", nargs="+", default=list(bank.NETWORKS), choices=list(bank.NETWORKS))
     parser.add_argument("--noise", nargs="+", default=NOISES)
     parser.add_argument("--budget", type=int, default=2000)
     parser.add_argument("--units", type=int, default=6, help="responsive units per layer and grid")
-    parser.add_argument("--silent", type=int, default=2, help="silent units per layer and grid, reported apart")
+    parser.add_argument("--silent", type=int, default=1, help="silent units per layer and grid, reported apart")
     parser.add_argument("--seeds", type=int, default=2, help="seeds without noise")
     parser.add_argument("--noisy-seeds", type=int, default=1, help="seeds per noise model")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mango-pl" / "neuron_bank")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/neuron_bank"))
+    parser.add_argument("--all-baselines", action="store_true",
+                        help=f"every baseline at every noise level (default: at {', '.join(NOISES[1::2])} only "
+                             f"{', '.join(NOISE_BASELINES)})")
+    parser.add_argument("--population", action="store_true",
+                        help="also the population benchmark: every unit of two 64-unit layers, searched one by one "
+                             "(2,000 queries each) and on 20,000 shared stimuli")
     parser.add_argument("--quick", action="store_true",
                         help="2 units per layer, no silent units, 500 queries, one seed, no noise and sigma=0.5")
     args = parser.parse_args(argv)

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from mango_pl.search import Grid, make_searcher, maximize, problem_seeds
+from mango_pl.search import make_searcher, maximize, problem_seeds
+from mango_pl.stimuli.grid import Grid
 
 DEFAULT_METHODS = ["protes", "protes-ref", "tt", "tt-s", "tt-b", "ttopt", "random", "ng:Portfolio", "ng:CMA",
                    "ng:DE", "ng:OnePlusOne", "ng:NGOpt"]

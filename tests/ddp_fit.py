@@ -31,9 +31,11 @@ def main(out: str, devices: int) -> None:
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(module, planted_loader())
     if trainer.is_global_zero:
-        result = mei.last_results["features"]
-        torch.save({"units": result["units"], "world_size": trainer.world_size,
-                    "meis": result["per_method"], "state": mei.state_dict()}, out)
+        result = mei.last_results["features"].meis
+        runs = {label: {key: getattr(run, key) for key in ("index", "history", "activation", "probs", "images")}
+                for label, run in result.runs.items()}
+        torch.save({"units": result.units, "world_size": trainer.world_size, "meis": runs,
+                    "state": mei.state_dict()}, out)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from mango_pl.search.grid import Grid
+from mango_pl.stimuli.grid import Grid
 
 ASSET_GENERATOR = "mango_pl/assets/digits_sngan.pt"
 

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from callbacks import MEISearchCallback
+from mango_pl.mei import load_meis
 from mango_pl.stimuli import GeneratorSpace
 from tests.mei_helpers import ASSET_GENERATOR, PlainClassifier, PlantedGenerator, planted_loader
 
@@ -31,16 +32,16 @@ def test_planted_preference_is_found_through_the_callback_in_a_plain_lightning_m
     mei = MEISearchCallback(layers=["features"], units=4, budget=1200, space=space, seed=1,
                             methods=["tt", "tt-s", "tt-b"], save_dir=str(tmp_path), progress=False)
     _trainer(tmp_path, [mei]).fit(module, planted_loader())
-    result = mei.last_results["features"]
+    result = mei.last_results["features"].meis
     expected = module.planted_optimum()
-    assert result["methods"] == ["tt", "tt-s", "tt-b"]
+    assert result.labels == ["tt", "tt-s", "tt-b"]
     best = module.features.weight.flatten(1).clamp(min=0).sum(1)  # each unit's activation at its optimum
     for method in ("tt-s", "tt-b"):  # the paper's QTT presets land exactly on every planted point
-        found = result["per_method"][method]["index"]
+        found = result.runs[method].index
         assert torch.equal(found, expected), f"{method} missed the planted optimum"
-        torch.testing.assert_close(result["per_method"][method]["activation"], best, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(result.runs[method].activation, best, rtol=1e-5, atol=1e-5)
     # plain TT (no QTT) may stop one grid step short on a weak dimension: within 5 % of the optimum
-    reached = result["per_method"]["tt"]["activation"]
+    reached = result.runs["tt"].activation
     assert (reached >= 0.95 * best).all(), (reached, best)
     assert mei.searched_epochs == [0]
 
@@ -54,15 +55,14 @@ def test_default_method_runs_three_times_and_each_run_finds_the_planted_optimum(
     mei = MEISearchCallback(layers=["features"], units=4, budget=400, space=space, seed=1,
                             save_dir=str(tmp_path), progress=False)
     _trainer(tmp_path, [mei]).fit(module, planted_loader())
-    result = mei.last_results["features"]
-    assert result["methods"] == ["elite#1", "elite#2", "elite#3"]
-    runs = [result["per_method"][label]["index"] for label in result["methods"]]
-    for found in runs:
-        assert torch.equal(found, module.planted_optimum())
-    histories = [result["per_method"][label]["history"] for label in result["methods"]]
+    result = mei.last_results["features"].meis
+    assert result.labels == ["elite#1", "elite#2", "elite#3"]
+    for run in result.runs.values():
+        assert torch.equal(run.index, module.planted_optimum())
+    histories = [run.history for run in result.runs.values()]
     assert not torch.equal(histories[0], histories[1])  # independent seeds: different searches
-    record = torch.load(tmp_path / "meis" / "epoch=0000" / "features.pt", weights_only=False)
-    assert record["search"] == {"methods": ["elite"], "repeats": 3, "shared": False, "warm_start": 0}
+    saved = load_meis(tmp_path / "meis" / "epoch=0000" / "features.pt").meis.settings
+    assert (saved.methods, saved.repeat_count, saved.shared, saved.warm_start) == (("elite",), 3, False, 0)
 
 
 def _tiny_spiking_fit(tmp_path: Path, logger, methods=("tt-s", "random"), budget=24, epochs=1):
@@ -100,7 +100,7 @@ def test_tensorboard_event_file_holds_mei_images_scalars_and_histograms(tmp_path
     image = events.Images("mei/sn1/tt-s")[0]
     assert image.width > 16 and image.height > 16  # a grid of 4 upscaled MEIs with captions
     logged = events.Scalars("mei/sn1/mean_activation")[0].value
-    assert logged == pytest.approx(mei.last_results["sn1"]["activation"].mean().item(), abs=1e-6)
+    assert logged == pytest.approx(mei.last_results["sn1"].report.activation.mean().item(), abs=1e-6)
     assert "val/acc" in tags["scalars"]  # MEI scalars sit next to the accuracy
 
 
@@ -108,22 +108,53 @@ def test_saved_mei_files_load_and_hold_what_they_claim(tmp_path):
     logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb")
     mei, trainer, module = _tiny_spiking_fit(tmp_path, logger)
     path = Path(logger.log_dir) / "meis" / "epoch=0000" / "layer1.0.sn1.pt"
-    record = torch.load(path, weights_only=False)
-    assert record["epoch"] == 0 and record["layer"] == "layer1.0.sn1" and record["units"] == [0, 1, 2, 3]
+    assert torch.load(path, weights_only=False)["format"] == "mango-pl-meis"
+    saved = load_meis(path)
+    meis = saved.meis
+    assert meis.epoch == 0 and meis.layer == "layer1.0.sn1" and meis.units == [0, 1, 2, 3]
     space = GeneratorSpace(checkpoint=ASSET_GENERATOR)
-    for method in ("tt-s", "random"):
-        saved = record["meis"][method]
-        assert saved["index"].shape == (4, space.grid.d) and saved["index"].dtype == torch.long
-        assert saved["images"].dtype == torch.uint8 and saved["images"].shape == (4, 1, 16, 16)
-        assert saved["history"].shape == (4, 24)
-        assert saved["probs"].shape == (4, 10)
-        torch.testing.assert_close(saved["probs"].sum(-1), torch.ones(4))
+    assert meis.grid == (space.grid.d, space.grid.n) and meis.labels == ["tt-s", "random"]
+    for run in meis.runs.values():
+        assert run.index.shape == (4, space.grid.d) and run.index.dtype == torch.long
+        assert run.images.dtype == torch.uint8 and run.images.shape == (4, 1, 16, 16)
+        assert run.history.shape == (4, 24)
+        assert run.probs.shape == (4, 10)
+        torch.testing.assert_close(run.probs.sum(-1), torch.ones(4))
         # the stored images are the generator's images of the stored indices
-        decoded = (space.decode(saved["index"]).clamp(0, 1) * 255).round().to(torch.uint8)
-        assert torch.equal(decoded, saved["images"])
+        decoded = (space.decode(run.index).clamp(0, 1) * 255).round().to(torch.uint8)
+        assert torch.equal(decoded, run.images)
         # the stored activation is the best value its search saw
-        torch.testing.assert_close(saved["activation"], saved["history"].max(1).values)
-    assert record["analysis"]["entropy"].shape == (2, 4)
+        torch.testing.assert_close(run.activation, run.history.max(1).values)
+    assert saved.report.entropy.shape == (2, 4)
+    assert saved.tracking.epochs == [0]
+    assert mei.files == {0: {"sn1": str(path.parent / "sn1.pt"), "layer1.0.sn1": str(path)}}
+
+
+def test_files_of_mango_pl_0_1_still_load(tmp_path):
+    """The callback of mango-pl 0.1 wrote a plain dict (no format key): it loads into typed results."""
+    runs = {m: {"index": torch.zeros(2, 4, dtype=torch.long), "search_value": torch.ones(2), "history": torch.ones(2, 5),
+                "activation": torch.ones(2), "probs": torch.full((2, 3), 1 / 3), "latents": torch.zeros(2, 4),
+                "images": torch.zeros(2, 1, 8, 8, dtype=torch.uint8), "objective_seconds": 1.0,
+                "optimizer_seconds": 0.5} for m in ("tt", "tt-s")}
+    analysis = {"entropy": torch.ones(2, 2), "selective": torch.zeros(2, dtype=torch.bool),
+                "strong": torch.ones(2, dtype=torch.bool), "top_class": torch.zeros(2, dtype=torch.long),
+                "strong_fraction": 1.0, "selective_fraction": 0.0, "jpeg_ratio": torch.ones(2, 2),
+                "zip_ratio": torch.ones(2, 2), "diversity_euclidean": torch.zeros(2), "diversity_cosine": torch.zeros(2),
+                "first_strong_epoch": torch.zeros(2, dtype=torch.long), "stable_fraction": 0.0, "labile_fraction": 0.0,
+                "non_specialized_fraction": 1.0, "nan_units": []}
+    old = {"epoch": 3, "layer": "sn1", "units": [0, 5], "methods": ["tt", "tt-s"], "budget": 5,
+           "grid": {"d": 4, "n": 8}, "meis": runs, "analysis": analysis}
+    torch.save(old, tmp_path / "sn1.pt")
+    loaded = load_meis(tmp_path / "sn1.pt")
+    assert loaded.meis.epoch == 3 and loaded.meis.units == [0, 5] and loaded.meis.labels == ["tt", "tt-s"]
+    assert loaded.meis.grid == (4, 8) and loaded.report.strong_fraction == 1.0
+    assert loaded.tracking.non_specialized_fraction == 1.0
+    torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="is not an MEI file written by mango-pl"):
+        load_meis(tmp_path / "other.pt")
+    torch.save({"format": "mango-pl-meis", "version": 99}, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="newer mango-pl .* upgrade"):
+        load_meis(tmp_path / "future.pt")
 
 
 def test_wandb_offline_run_logs_the_same_keys(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-import callbacks._isolation as isolation
+import mango_pl.mei.files as isolation
 from callbacks import MEISearchCallback
 from mango_pl.stimuli import GeneratorSpace
 from tests.mei_helpers import ASSET_GENERATOR, LossRecorder, PlainClassifier, PlantedGenerator, planted_loader
@@ -116,7 +116,7 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
         assert torch.equal(x, y)
     assert torch.equal(a["first_strong"], b["first_strong"])
     for key in ("stable_fraction", "labile_fraction", "non_specialized_fraction"):
-        assert full.last_results["features"][key] == resumed.last_results["features"][key]
+        assert getattr(full.last_results["features"].tracking, key) == getattr(resumed.last_results["features"].tracking, key)
     files = sorted(p.name for p in (tmp_path / "cut" / "out" / "meis").rglob("*.pt"))
     assert files == ["features.pt"] * 4  # one file per epoch, none written twice
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mango_pl.search import available_methods, make_searcher, maximize, method_options, problem_seeds
-from mango_pl.search.grid import qtt_bits, qtt_decode, qtt_encode
+from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.seeding import ProblemGenerators
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from mango_pl.search.grid import Grid
+from mango_pl.stimuli.grid import Grid
 from mango_pl.stimuli import DCTSpace, GeneratorSpace, GratingSpace, adapt_images
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from callbacks import MEISearchCallback
+from mango_pl.mei import load_meis
 from mango_pl.data.digits import load_digit_images
 from mango_pl.models import ConvSNN
 from mango_pl.probe import LayerObjective, natural_warm_start
@@ -106,14 +107,13 @@ def _fit(tmp_path: Path, **options) -> MEISearchCallback:
 
 def test_callback_population_mode_with_warm_start_spends_the_budget_per_layer(tmp_path):
     mei = _fit(tmp_path, budget=40, shared=True, warm_start=8)
-    result = mei.last_results["sn1"]
-    assert result["methods"] == ["elite#1", "elite#2", "elite#3"]
-    for label in result["methods"]:
-        history = result["per_method"][label]["history"]
-        assert history.shape == (4, 40)  # 8 natural images + 32 grid stimuli, every unit told all
-        assert torch.equal(history[:, :8], result["per_method"]["elite#1"]["history"][:, :8])  # same images
-    record = torch.load(tmp_path / "meis" / "epoch=0000" / "sn1.pt", weights_only=False)
-    assert record["search"] == {"methods": ["elite"], "repeats": 3, "shared": True, "warm_start": 8}
+    result = mei.last_results["sn1"].meis
+    assert result.labels == ["elite#1", "elite#2", "elite#3"]
+    for run in result.runs.values():
+        assert run.history.shape == (4, 40)  # 8 natural images + 32 grid stimuli, every unit told all
+        assert torch.equal(run.history[:, :8], result.runs["elite#1"].history[:, :8])  # the same images
+    saved = load_meis(tmp_path / "meis" / "epoch=0000" / "sn1.pt").meis.settings
+    assert (saved.repeat_count, saved.shared, saved.warm_start) == (3, True, 8)
 
 
 @pytest.mark.parametrize("options,match", [

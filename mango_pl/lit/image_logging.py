@@ -1,12 +1,12 @@
-"""Send an image grid to whatever loggers a Trainer has (TensorBoard ``add_image``, W&B ``log_image``)."""
+"""Log an image grid (generator samples, reconstructions) to whatever loggers a Trainer has."""
 
 from __future__ import annotations
 
-import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid
+
+from mango_pl.lit.loggers import log_image
 
 
 def image_grid(images: Tensor, nrow: int = 8) -> Tensor:
@@ -39,14 +39,4 @@ def log_image_grid(module: LightningModule, tag: str, images: Tensor, nrow: int 
     trainer = module.trainer
     if trainer is None or trainer.global_rank != 0 or not trainer.loggers:
         return 0
-    grid = image_grid(images, nrow)
-    sent = 0
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.experiment.add_image(tag, grid, global_step=trainer.global_step)
-            sent += 1
-        elif isinstance(logger, WandbLogger):
-            array = (grid.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-            logger.log_image(key=tag, images=[array], step=trainer.global_step)
-            sent += 1
-    return sent
+    return log_image(trainer.loggers, tag, image_grid(images, nrow), trainer.global_step)

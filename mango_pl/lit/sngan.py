@@ -7,6 +7,7 @@ from lightning.pytorch import LightningModule
 from torch import Tensor
 
 from mango_pl.lit.image_logging import log_image_grid
+from mango_pl.models.state import eval_mode
 from mango_pl.models import SNGANDiscriminator, SNGANGenerator, hinge_d_loss, hinge_g_loss
 
 
@@ -117,12 +118,8 @@ class SNGANModule(LightningModule):
     @torch.no_grad()
     def sample_images(self) -> Tensor:
         """The fixed-latent sample batch, ``[num_samples, C, H, W]`` in [0, 1] (generator in eval mode)."""
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
+        with eval_mode(self.generator):
             return self.generator.generate(self.sample_latents).clamp(0.0, 1.0)
-        finally:
-            self.generator.train(was_training)
 
     def on_train_epoch_end(self) -> None:
         if (self.current_epoch + 1) % self.hparams.sample_every_n_epochs == 0:

@@ -8,6 +8,7 @@ from lightning.pytorch import LightningModule
 from torch import Tensor
 
 from mango_pl.lit.image_logging import log_image_grid
+from mango_pl.models.state import eval_mode
 from mango_pl.models import VQVAE
 
 
@@ -139,12 +140,8 @@ class VQVAEModule(LightningModule):
     @torch.no_grad()
     def reconstruction_grid_images(self, images: Tensor, nrow: int = 8) -> Tensor:
         """Rows of ``nrow`` inputs each followed by a row of their reconstructions (eval mode), in [0, 1]."""
-        was_training = self.vqvae.training
-        self.vqvae.eval()
-        try:
+        with eval_mode(self.vqvae):
             recon = self.vqvae(images.to(self.device))[0].clamp(0.0, 1.0)
-        finally:
-            self.vqvae.train(was_training)
         rows = []
         for start in range(0, len(images), nrow):
             rows += [images[start:start + nrow].to(recon.device), recon[start:start + nrow]]

@@ -4,7 +4,7 @@ Classifiers take images ``[B, C, H, W]`` in [0, 1], normalize them inside, and r
 ``[B, num_classes]``; they have ``num_classes``, ``in_channels`` and ``is_spiking``; SNNs also a
 mutable ``time_steps`` and logits that are the time-mean of their output layer.
 
-Generators (stimulus spaces) have ``grid`` (a :class:`mango_pl.search.Grid`), ``decode(index)`` ->
+Generators (stimulus spaces) have ``grid`` (a :class:`mango_pl.stimuli.Grid`), ``decode(index)`` ->
 images in [0, 1] (index on any device), ``out_channels`` and ``image_size``.
 """
 
@@ -17,7 +17,7 @@ from mango_pl.models.normalization import CIFAR10_MEAN, CIFAR10_STD, ImageNormal
 from mango_pl.models.sngan_discriminator import SNGANDiscriminator
 from mango_pl.models.sngan_generator import SNGANGenerator
 from mango_pl.models.spiking_resnet import STEMS, SpikingBasicBlock, SpikingResNet18
-from mango_pl.models.state import detach_states, is_spiking_neuron, reset_states, spiking_layer_names
+from mango_pl.models.state import detach_states, eval_mode, is_spiking_neuron, reset_states, spiking_layer_names
 from mango_pl.models.vector_quantizer import EMAVectorQuantizer
 from mango_pl.models.vgg import VGG_DEPTHS, VGG32
 from mango_pl.models.vqvae import VQVAE
@@ -43,6 +43,7 @@ __all__ = [
     "check_backend",
     "default_mean_std",
     "detach_states",
+    "eval_mode",
     "hinge_d_loss",
     "hinge_g_loss",
     "is_spiking_neuron",

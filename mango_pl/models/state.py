@@ -14,6 +14,7 @@ list per network; here only neuron state is touched and the module tree is walke
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from spikingjelly.activation_based import base as sj_base
@@ -69,6 +70,27 @@ def detach_states(module: nn.Module) -> None:
                     setattr(m, name, buffer.detach())
 
 
+@contextmanager
+def eval_mode(module: nn.Module) -> Iterator[None]:
+    """Put every submodule of ``module`` in eval mode (no BatchNorm statistics updates, no dropout)
+    and give each back the mode it had, so a model that was half in eval mode stays so.
+
+    Example:
+        >>> net = nn.Sequential(nn.BatchNorm1d(2), nn.Dropout()).train()
+        >>> with eval_mode(net):
+        ...     assert not net.training
+        >>> net.training
+        True
+    """
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
 @torch.no_grad()
 def spiking_layer_names(model: nn.Module, example_input: torch.Tensor | None = None) -> list[str]:
     """Dotted names of all spiking neuron layers of ``model`` (usable with ``model.get_submodule``).
@@ -91,14 +113,11 @@ def spiking_layer_names(model: nn.Module, example_input: torch.Tensor | None = N
     order: list[str] = []
     handles = [m.register_forward_hook(lambda mod, inp, out, name=name: order.append(name) if name not in order else None)
                for name, m in _spiking_modules(model)]
-    modes = {m: m.training for m in model.modules()}
-    model.eval()  # no BatchNorm statistics updates from this probe pass
     try:
-        model(example_input)
+        with eval_mode(model):  # no BatchNorm statistics updates from this probe pass
+            model(example_input)
     finally:
         for handle in handles:
             handle.remove()
-        for m, training in modes.items():
-            m.training = training
         reset_states(model)
     return order + [name for name in names if name not in order]

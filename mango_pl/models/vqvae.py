@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from mango_pl.models.normalization import check_images
 from mango_pl.models.vector_quantizer import EMAVectorQuantizer
-from mango_pl.search.grid import Grid
+from mango_pl.stimuli.grid import Grid
 
 
 class ResidualStack(nn.Module):

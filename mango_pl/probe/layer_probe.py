@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 
 import torch
@@ -11,7 +10,7 @@ from torch import Tensor, nn
 from mango_pl.models.state import reset_states
 from mango_pl.probe.class_probabilities import class_probabilities
 from mango_pl.probe.layers import is_multistep, resolve_layer
-from mango_pl.probe.precision import (cast_inputs_to_weights, check_precision, module_device, module_dtype,
+from mango_pl.probe.precision import (check_precision, converted_copy, module_device, module_dtype,
                                       resolve_dtype)
 from mango_pl.probe.spike_rate import activation_sums, spike_output
 
@@ -140,13 +139,8 @@ class LayerProbe:
         return target
 
     def _make_copy(self, dtype: torch.dtype) -> nn.Module:
-        mirror = copy.deepcopy(self.model)
+        mirror = converted_copy(self.model, dtype)
         _strip_probe_hooks(mirror)
-        mirror.to(dtype=dtype)
-        cast_inputs_to_weights(mirror, dtype)
-        for parameter in mirror.parameters():
-            parameter.grad = None
-            parameter.requires_grad_(False)
         return mirror
 
     def _drop_copy(self) -> None:

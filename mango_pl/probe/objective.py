@@ -95,6 +95,10 @@ class LayerObjective:
                              f"channels (valid units 0..{channels - 1})")
         return channels
 
+    def close(self) -> None:
+        """Remove the probe's hooks from the network (and drop its evaluation copy)."""
+        self.probe.close()
+
     def sync(self) -> None:
         """Refresh the probe's model copy after the model's weights changed."""
         self.probe.sync()

@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import torch
 
+from mango_pl.models.precision import cast_inputs_to_weights, converted_copy, module_device, module_dtype
+
+__all__ = ["PRECISIONS", "cast_inputs_to_weights", "check_precision", "converted_copy", "module_device",
+           "module_dtype", "resolve_dtype"]
+
 #: The valid ``precision`` arguments.
 PRECISIONS = ("auto", "float32", "float64")
 
@@ -29,42 +34,3 @@ def resolve_dtype(precision: str, device: torch.device | str) -> torch.dtype:
     if precision == "float32":
         return torch.float32
     return torch.float64 if torch.device(device).type == "cpu" else torch.float32
-
-
-def module_device(module: torch.nn.Module) -> torch.device:
-    """The device of the first parameter (or buffer) of ``module``; CPU if it has none."""
-    for tensor in module.parameters():
-        return tensor.device
-    for tensor in module.buffers():
-        return tensor.device
-    return torch.device("cpu")
-
-
-def module_dtype(module: torch.nn.Module) -> torch.dtype:
-    """The dtype of the first floating parameter (or buffer) of ``module``; float32 if it has none."""
-    for tensor in module.parameters():
-        if tensor.is_floating_point():
-            return tensor.dtype
-    for tensor in module.buffers():
-        if tensor.is_floating_point():
-            return tensor.dtype
-    return torch.float32
-
-
-def _cast_floating_inputs(dtype: torch.dtype):
-    def pre_hook(module: torch.nn.Module, args: tuple) -> tuple:
-        return tuple(a.to(dtype) if isinstance(a, torch.Tensor) and a.is_floating_point() else a for a in args)
-
-    return pre_hook
-
-
-def cast_inputs_to_weights(model: torch.nn.Module, dtype: torch.dtype) -> None:
-    """Make every layer of ``model`` that owns float weights cast its float inputs to ``dtype``.
-
-    Needed to run a model in float64 whose code makes float32 tensors on the way, e.g. snnTorch
-    neurons, whose spikes are always float32 (casting 0/1 spikes is exact).
-    """
-    for module in model.modules():
-        own = (*module.parameters(recurse=False), *module.buffers(recurse=False))
-        if any(t.is_floating_point() for t in own):
-            module.register_forward_pre_hook(_cast_floating_inputs(dtype))

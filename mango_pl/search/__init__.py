@@ -6,15 +6,14 @@ One ask/tell interface (``Searcher``) for every method, batched over ``P`` indep
 
 from mango_pl.search.base import Searcher
 from mango_pl.search.driver import Checkpoint, SearchResult, maximize
-from mango_pl.search.grid import Grid, qtt_bits, qtt_decode, qtt_encode
+from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.registry import (DEFAULT_METHOD, available_methods, make_searcher, method_options,
-                                      shared_methods, start_methods)
+                                      register_method, shared_methods, start_methods)
 from mango_pl.search.seeding import problem_seeds
 
 __all__ = [
     "DEFAULT_METHOD",
     "Checkpoint",
-    "Grid",
     "SearchResult",
     "Searcher",
     "available_methods",
@@ -22,6 +21,7 @@ __all__ = [
     "maximize",
     "method_options",
     "problem_seeds",
+    "register_method",
     "qtt_bits",
     "qtt_decode",
     "qtt_encode",

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import check_finite, check_positive_int
+from mango_pl.search.base import Searcher, check_finite, check_positive_int
 from mango_pl.search.registry import make_searcher
 from mango_pl.search.seeding import Seeds
 
@@ -84,10 +84,11 @@ def _check_record_at(record_at: Sequence[int], budget: int) -> list[int]:
     return sorted(set(marks))
 
 
-def maximize(objective: Objective, method: str, d: int, n: int, budget: int, problems: int = 1,
+def maximize(objective: Objective, method: str | Searcher, d: int, n: int, budget: int, problems: int = 1,
              seed: Seeds = 0, device: torch.device | str | None = None,
              progress: Callable[[int, int], None] | None = None, shared: bool = False,
-             record_at: Sequence[int] = (), start: Tensor | None = None, **options: Any) -> SearchResult:
+             record_at: Sequence[int] = (), start: Tensor | None = None, max_steps: int | None = None,
+             **options: Any) -> SearchResult:
     """Maximize ``objective`` over ``{0..n-1}^d`` for ``problems`` problems at once.
 
     Every proposal counts against ``budget``. The last batch is cut to what the budget leaves:
@@ -103,7 +104,10 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
     Args:
         objective: ``f(index: LongTensor[P, K, d]) -> Tensor[P, K]``, maximized (population mode:
             ``f(index: LongTensor[N, d]) -> Tensor[N, P]``).
-        method: a search method name (see ``available_methods``), e.g. ``"tt"`` or ``"ng:CMA"``.
+        method: a search method name (see ``available_methods``; your own after
+            :func:`~mango_pl.search.register_method`), e.g. ``"elite"`` or ``"ng:CMA"``, or a
+            :class:`Searcher` instance made for this ``d``, ``n`` and ``problems`` (then ``seed``,
+            ``device`` and options are the instance's own).
         d: grid dimensions.
         n: grid points per dimension.
         budget: objective evaluations per problem (population mode: stimuli in total).
@@ -116,6 +120,8 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
             (``SearchResult.checkpoints``); batches are cut at them, so the record is exact.
         start: start points ``LongTensor[P, M, d]`` the search proposes first (counted as queries),
             e.g. natural images encoded into the grid; methods in :func:`mango_pl.search.start_methods`.
+        max_steps: stop after this many ask/tell steps even if budget is left (a smoke test); the
+            history then holds only the queries made.
         **options: method options, see ``make_searcher``.
 
     Raises:
@@ -133,10 +139,21 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
     if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
         raise ValueError(f"budget must be a positive int (objective evaluations per problem), got {budget!r}")
     check_positive_int("problems", problems)
+    if max_steps is not None:
+        check_positive_int("max_steps", max_steps)
     marks = _check_record_at(record_at, budget)
     optimizer_seconds = objective_seconds = 0.0
     tic = time.perf_counter()
-    searcher = make_searcher(method, d, n, problems, seed, device, budget, **options)
+    if isinstance(method, Searcher):
+        searcher = method
+        if (searcher.d, searcher.n, searcher.problems) != (d, n, problems):
+            raise ValueError(f"the searcher was made for d={searcher.d}, n={searcher.n}, problems={searcher.problems}, "
+                             f"the search asks for d={d}, n={n}, problems={problems}")
+        if options:
+            raise ValueError(f"options {sorted(options)} go to the searcher's constructor when a Searcher instance "
+                             f"is passed, not to maximize")
+    else:
+        searcher = make_searcher(method, d, n, problems, seed, device, budget, **options)
     if shared:
         searcher._check_shared()
     if start is not None:
@@ -148,8 +165,9 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
     best_index = torch.zeros(problems, d, dtype=torch.long, device=searcher.device)
     rows = torch.arange(problems, device=searcher.device)
     checkpoints: list[Checkpoint] = []
-    done = 0
-    while done < budget:
+    done = steps = 0
+    while done < budget and (max_steps is None or steps < max_steps):
+        steps += 1
         tic = time.perf_counter()
         index = searcher.ask_shared() if shared else searcher.ask()
         optimizer_seconds += time.perf_counter() - tic
@@ -189,6 +207,9 @@ def maximize(objective: Objective, method: str, d: int, n: int, budget: int, pro
         if done in marks:
             checkpoints.append(Checkpoint(done, *_chosen(searcher, best_index, best_value)))
     final_index, final_value = _chosen(searcher, best_index, best_value)
+    if done < budget:  # stopped by max_steps
+        history = history[:, :done]
+        stimuli = None if stimuli is None else stimuli[:done]
     return SearchResult(final_index, final_value, history, objective_seconds, optimizer_seconds,
                         searcher.method, dict(searcher.options), checkpoints, stimuli)
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
-from mango_pl.search.grid import qtt_bits, qtt_decode
+from mango_pl.search.qtt import qtt_bits, qtt_decode
 from mango_pl.search.seeding import Seeds, seed_int
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
-from mango_pl.search.grid import qtt_bits, qtt_decode
+from mango_pl.search.qtt import qtt_bits, qtt_decode
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 from mango_pl.search.tt_distribution import Adam, initial_cores, interfaces, loss_and_grad, random_shape, sample
 

@@ -39,6 +39,35 @@ METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {
 }
 
 
+def register_method(name: str, searcher: type[Searcher], preset: dict[str, Any] | None = None,
+                    overwrite: bool = False) -> None:
+    """Make your own searcher usable by name everywhere (``maximize``, ``MEISearchCallback``,
+    ``mango-pl search``, YAML configs), like nevergrad's ``@registry.register``.
+
+    Args:
+        name: the method name (not ``ng:...``).
+        searcher: a :class:`Searcher` subclass; its keyword-only ``__init__`` arguments are its options.
+        preset: options this name presets (callers' options override them).
+        overwrite: replace a method of the same name.
+
+    Raises:
+        TypeError: ``searcher`` is not a ``Searcher`` subclass.
+        ValueError: a name that is taken (without ``overwrite``) or starts with ``ng:``.
+
+    Example:
+        >>> class Greedy(RandomSearcher): ...
+        >>> register_method("greedy", Greedy)
+        >>> maximize(f, "greedy", d=4, n=8, budget=100)
+    """
+    if not (isinstance(searcher, type) and issubclass(searcher, Searcher)):
+        raise TypeError(f"register_method needs a subclass of mango_pl.search.Searcher, got {searcher!r}")
+    if not isinstance(name, str) or not name or name.startswith(NEVERGRAD_PREFIX):
+        raise ValueError(f"method name must be a non-empty string not starting with {NEVERGRAD_PREFIX!r}, got {name!r}")
+    if name in METHODS and not overwrite:
+        raise ValueError(f"search method {name!r} exists; pass overwrite=True to replace it")
+    METHODS[name] = (searcher, dict(preset or {}))
+
+
 def available_methods() -> list[str]:
     """Method names for ``make_searcher``; ``ng:<Name>`` accepts any Nevergrad optimizer name
     (the common ones are listed)."""

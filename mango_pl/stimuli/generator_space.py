@@ -8,48 +8,18 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from mango_pl.search.grid import Grid
+from mango_pl.models.precision import converted_copy, module_device, module_dtype
+from mango_pl.stimuli.grid import Grid
 from mango_pl.stimuli.space import StimulusSpace
 
 #: How to make the generator checkpoint the digits examples use.
 _MAKE_CHECKPOINT = "mango-pl fit --config configs/digits/sngan.yaml"
 
 
-def _first_float(module: nn.Module) -> Tensor | None:
-    for tensor in module.parameters():
-        if tensor.is_floating_point():
-            return tensor
-    for tensor in module.buffers():
-        if tensor.is_floating_point():
-            return tensor
-    return None
-
-
-def _cast_inputs_to(dtype: torch.dtype):
-    def pre_hook(module: nn.Module, args: tuple) -> tuple:
-        return tuple(a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args)
-
-    return pre_hook
-
-
-def _converted_copy(generator: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """A copy of ``generator`` in ``dtype`` whose weighted layers cast their float inputs to ``dtype``.
-
-    The casting lets a generator whose ``decode`` builds float32 latents (e.g. from the grid
-    values) run in float64 without changes to its code.
-    """
-    mirror = copy.deepcopy(generator).to(dtype=dtype)
-    for module in mirror.modules():
-        own = [t for t in (*module.parameters(recurse=False), *module.buffers(recurse=False)) if t.is_floating_point()]
-        if own:
-            module.register_forward_pre_hook(_cast_inputs_to(dtype))
-    return mirror
-
-
 class GeneratorSpace(StimulusSpace):
     """Stimulus space of a frozen generator: ``index [N, d] -> generator.decode(index)``.
 
-    The generator is an ``nn.Module`` with ``.grid`` (a :class:`~mango_pl.search.grid.Grid`) and
+    The generator is an ``nn.Module`` with ``.grid`` (a :class:`~mango_pl.stimuli.grid.Grid`) and
     ``.decode(index [N, d]) -> images [N, C, H, W]`` in [0, 1], optionally ``.out_channels``,
     ``.image_size`` and ``.latents(index) -> [N, D]`` (the float vector of each stimulus; default:
     the grid values). It is put in eval mode with gradients off. Decoding in float64 (``to(dtype=
@@ -104,7 +74,7 @@ class GeneratorSpace(StimulusSpace):
             raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
         missing = []
         if not isinstance(getattr(generator, "grid", None), Grid):
-            missing.append(".grid (a mango_pl.search.grid.Grid)")
+            missing.append(".grid (a mango_pl.stimuli.grid.Grid)")
         if not callable(getattr(generator, "decode", None)):
             missing.append(".decode(index [N, d]) -> images [N, C, H, W]")
         if missing:
@@ -134,18 +104,15 @@ class GeneratorSpace(StimulusSpace):
     # -- decoding ----------------------------------------------------------------------------
 
     def _generator_in(self, dtype: torch.dtype) -> nn.Module:
-        reference = _first_float(self.generator)
-        if reference is None or reference.dtype == dtype:
+        if module_dtype(self.generator) == dtype:
             return self.generator
-        if self._converted is None or _first_float(self._converted).dtype != dtype:
-            self._converted = _converted_copy(self.generator, dtype)
+        if self._converted is None or module_dtype(self._converted) != dtype:
+            self._converted = converted_copy(self.generator, dtype)
         return self._converted
 
     def _decode(self, index: Tensor) -> Tensor:
         generator = self._generator_in(self.dtype)
-        reference = _first_float(generator)
-        if reference is not None:
-            index = index.to(reference.device)
+        index = index.to(module_device(generator))
         images = generator.decode(index)
         if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[0] != index.shape[0]:
             shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
@@ -179,17 +146,13 @@ class GeneratorSpace(StimulusSpace):
         flat = index.reshape(-1, self.grid.d)
         own = getattr(self.generator, "latents", None)
         if callable(own):
-            reference = _first_float(self.generator)
             with torch.no_grad():
-                vectors = own(flat.to(reference.device) if reference is not None else flat)
+                vectors = own(flat.to(module_device(self.generator)))
             return vectors.reshape(flat.shape[0], -1).to("cpu", torch.float32)
         return super().latents(flat)
 
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "GeneratorSpace":
-        """Decode on ``device`` (the generator moves there) and in ``dtype``; returns ``self``."""
-        super().to(device, dtype)
-        if device is not None:
-            self.generator.to(device)
-            if self._converted is not None:
-                self._converted.to(device)
-        return self
+    def _moved(self) -> None:
+        """A copy for another device gets its own generator there (and no float64 copy yet)."""
+        if module_device(self.generator) != self.device:
+            self.generator = copy.deepcopy(self.generator).to(self.device)
+            self._converted = None

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
-from mango_pl.search.grid import Grid
+from mango_pl.stimuli.grid import Grid
 from mango_pl.stimuli.adapt import adapt_images
 
 #: The float dtypes a space can decode in.
@@ -104,14 +104,23 @@ class StimulusSpace(ABC):
         return self.grid.to_values(index.reshape(-1, self.grid.d).cpu()).to(torch.float32)
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "StimulusSpace":
-        """Decode on ``device`` and in ``dtype`` (float32 or float64) from now on; returns ``self``."""
+        """A copy of this space that decodes on ``device`` in ``dtype`` (float32 or float64).
+
+        The space itself is not changed (an objective that needs float64 never turns the user's
+        space into float64); the copy shares what it can (a generator already on ``device``).
+        """
         if dtype is not None and dtype not in _DTYPES:
             raise ValueError(f"a stimulus space decodes in one of {_DTYPES}, got {dtype}")
+        other = copy.copy(self)
         if device is not None:
-            self.device = torch.device(device)
+            other.device = torch.device(device)
         if dtype is not None:
-            self.dtype = dtype
-        return self
+            other.dtype = dtype
+        other._moved()
+        return other
+
+    def _moved(self) -> None:
+        """Called on a copy made by :meth:`to` after its device/dtype were set (subclasses move weights)."""
 
     def with_channels(self, channels: int | None) -> "StimulusSpace":
         """A copy of this space whose images are converted to ``channels`` (gray <-> RGB)."""

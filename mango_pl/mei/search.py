@@ -1,0 +1,145 @@
+"""``search_layer`` / ``search_layers``: the MEIs of a layer's units, every run of every method.
+
+The one place where a layer is searched: ``MEISearchCallback`` (during training), ``mango-pl
+search`` (saved checkpoints, any ``nn.Module``) and the benchmarks call it, so the same state,
+layer, units and seed give the same MEIs whichever way they are searched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from mango_pl.mei.results import LayerMEIs, RunMEIs, SearchSettings
+from mango_pl.mei.seeds import unit_seeds
+from mango_pl.models.precision import converted_copy, module_device, module_dtype
+from mango_pl.models.state import eval_mode, reset_states
+from mango_pl.probe import LayerObjective, natural_warm_start
+from mango_pl.probe.precision import resolve_dtype
+from mango_pl.search import maximize
+
+#: start points per unit of a natural-image warm start
+WARM_STARTS = 3
+
+#: ``progress(images, description)``: called with the number of images just shown
+Progress = Callable[[int, str], None]
+
+
+def evaluation_network(network: nn.Module, precision: str = "auto") -> nn.Module:
+    """The module a search evaluates: ``network`` itself, or one copy of it in the precision's dtype
+    (float64 on CPU with ``"auto"``), made once and shared by every layer searched with it."""
+    dtype = resolve_dtype(precision, module_device(network))
+    return network if dtype == module_dtype(network) else converted_copy(network, dtype)
+
+
+def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, settings: SearchSettings,
+                 epoch: int = 0, natural_images: Tensor | None = None, batch_limit: int = 256,
+                 center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None,
+                 progress: Progress | None = None) -> LayerMEIs:
+    """Search the MEIs of ``units`` of ``layer``: every run of ``settings`` (each method, each repeat).
+
+    Each unit's run is seeded by :func:`unit_seeds` from ``(settings.seed, epoch, layer, unit,
+    repeat)``. Every MEI is then measured again (activation, class probabilities, image, latent).
+    A NaN activation is scored -1 (below any activation, never the MEI) and its unit reported.
+
+    Args:
+        network: the classifier, in the mode the caller wants (eval); not changed.
+        layer: dotted name of the probed layer.
+        units: its channels to search (empty: an empty result, for a rank without a share).
+        space: the stimulus space (not changed: the objective works on a copy).
+        settings: methods, repeats, budget, population mode, warm start, seed, options.
+        epoch: the training epoch of the state (part of the seeds).
+        natural_images: ``[N, C, H, W]`` images the network takes, for ``settings.warm_start``.
+        batch_limit: most images per generator / network call.
+        center_only: read only the centre position of each channel.
+        precision: ``"auto"``, ``"float32"`` or ``"float64"`` (see :class:`~mango_pl.probe.LayerProbe`).
+        device: where the space decodes (default: the network's device).
+        progress: called with the images shown after every batch.
+
+    Raises:
+        ValueError: unknown layer or unit, a warm start without enough images, bad settings.
+    """
+    units = [int(u) for u in units]
+    grid = (space.grid.d, space.grid.n)
+    if not units:
+        return LayerMEIs(layer, epoch, [], grid, settings, {})
+    if settings.warm_start and (natural_images is None or natural_images.shape[0] < settings.warm_start):
+        have = 0 if natural_images is None else natural_images.shape[0]
+        raise ValueError(f"warm_start={settings.warm_start} needs that many natural images, got {have}")
+    objective = LayerObjective(network, layer, units, space, batch_limit=batch_limit, center_only=center_only,
+                               precision=precision, device=device)
+    nan_units: set[int] = set()
+
+    def cleaned(values: Tensor) -> Tensor:  # [P, K]: NaN reported, scored below any activation
+        bad = ~torch.isfinite(values)
+        if bad.any():
+            nan_units.update(units[p] for p in bad.any(dim=1).nonzero().flatten().tolist())
+            values = values.masked_fill(bad, -1.0)
+        return values
+
+    def per_unit(index: Tensor) -> Tensor:
+        return cleaned(objective(index))
+
+    def shared(index: Tensor) -> Tensor:  # population mode: stimuli [N, d] -> responses [N, P]
+        return cleaned(objective.responses(index).T).T
+
+    warm = None
+    if settings.warm_start:
+        warm = natural_warm_start(objective, natural_images[: settings.warm_start].to(objective.device),
+                                  starts=WARM_STARTS, seed=epoch)
+        if progress is not None:
+            progress(warm.queries * (1 if settings.shared else len(units)), f"{layer} natural images")
+    spent = warm.queries if warm is not None else 0
+    runs: dict[str, RunMEIs] = {}
+    try:
+        for label, method, repeat in settings.runs():
+            done = [0]
+
+            def advance(queries: int, budget: int, _done=done, _label=label) -> None:
+                if progress is not None:
+                    progress((queries - _done[0]) * (1 if settings.shared else len(units)), f"{layer} {_label}")
+                _done[0] = queries
+
+            result = maximize(shared if settings.shared else per_unit, method, grid[0], grid[1],
+                              settings.budget - spent, problems=len(units),
+                              seed=unit_seeds(settings.seed, epoch, layer, units, repeat), device=objective.device,
+                              progress=advance, shared=settings.shared,
+                              start=None if warm is None else warm.start, max_steps=settings.max_steps,
+                              **dict(settings.method_options.get(method, {})))
+            history = result.history.cpu().float()
+            if warm is not None:  # the natural images were the first queries
+                history = torch.cat([warm.responses.T.float(), history], 1)
+            final = objective.evaluate(result.best_index)
+            runs[label] = RunMEIs(
+                label, method, repeat, index=result.best_index.cpu(), search_value=result.best_value.cpu().float(),
+                history=history, activation=final["activation"].cpu().float(), probs=final["probs"].cpu().float(),
+                latents=final["latents"].cpu().float(),
+                images=(final["images"].clamp(0, 1) * 255).round().to(torch.uint8).cpu(),
+                objective_seconds=result.objective_seconds, optimizer_seconds=result.optimizer_seconds)
+    finally:
+        objective.close()
+    return LayerMEIs(layer, epoch, units, grid, settings, runs, sorted(nan_units))
+
+
+def search_layers(network: nn.Module, units: Mapping[str, Sequence[int]], space, settings: SearchSettings,
+                  epoch: int = 0, natural_images: Tensor | None = None, batch_limit: int = 256,
+                  center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None,
+                  progress: Progress | None = None) -> dict[str, LayerMEIs]:
+    """:func:`search_layer` for several layers of one network state (``{layer: units}``), in eval mode
+    with one evaluation copy of the network for all of them; the network's modes and SNN state are
+    given back as they were. Arguments as in :func:`search_layer`.
+    """
+    results = {}
+    with eval_mode(network):
+        evaluated = evaluation_network(network, precision)
+        try:
+            for layer, chosen in units.items():
+                results[layer] = search_layer(evaluated, layer, chosen, space, settings, epoch, natural_images,
+                                              batch_limit, center_only, precision, device, progress)
+        finally:
+            reset_states(network)
+            if evaluated is not network:
+                reset_states(evaluated)
+    return results
