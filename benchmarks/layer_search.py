@@ -16,9 +16,8 @@ import time
 
 import torch
 
+from mango_pl.mei import SearchSettings, search_layers
 from mango_pl.models import SNGANGenerator, SpikingResNet18
-from mango_pl.probe import LayerObjective
-from mango_pl.search import maximize
 from mango_pl.stimuli import GeneratorSpace
 
 
@@ -28,12 +27,12 @@ def sync(device: torch.device) -> None:
 
 
 def search(model, layer, units, space, args, device) -> float:
-    objective = LayerObjective(model, layer, units, space, batch_limit=args.batch_limit,
-                               precision=args.precision, device=device)
+    """Seconds of one engine search of ``units`` of ``layer`` (one run of the method)."""
+    settings = SearchSettings((args.method,), repeats=1, budget=args.budget)
     sync(device)
     started = time.perf_counter()
-    maximize(objective, args.method, space.grid.d, space.grid.n, args.budget, problems=len(units),
-             seed=list(units), device=device)
+    search_layers(model, {layer: units}, space, settings, batch_limit=args.batch_limit, precision=args.precision,
+                  device=device)
     sync(device)
     return time.perf_counter() - started
 

@@ -26,9 +26,8 @@ def peak_mib() -> float:
 def child(args: argparse.Namespace) -> None:
     import torch
 
+    from mango_pl.mei import SearchSettings, search_layers
     from mango_pl.models import SNGANGenerator, SpikingResNet18
-    from mango_pl.probe import LayerObjective
-    from mango_pl.search import maximize
     from mango_pl.stimuli import GeneratorSpace
 
     torch.manual_seed(0)
@@ -36,10 +35,12 @@ def child(args: argparse.Namespace) -> None:
                             base_width=args.base_width).eval()
     space = GeneratorSpace(generator=SNGANGenerator(latent_dim=128, channels=64, out_channels=1,
                                                     image_size=args.image_size))
-    objective = LayerObjective(model, args.layer, range(args.units), space, batch_limit=args.limit)
-    objective(space.grid.random_index(args.units, 1))  # copies made, forward stop found
+    units = {args.layer: list(range(args.units))}
+    # a one-step search first: copies made, forward stop found, so "before" holds the fixed costs
+    search_layers(model, units, space, SearchSettings(("tt-b",), repeats=1, budget=25, max_steps=1),
+                  batch_limit=args.limit)
     before = peak_mib()
-    maximize(objective, "tt-b", space.grid.d, space.grid.n, args.budget, problems=args.units, seed=0)
+    search_layers(model, units, space, SearchSettings(("tt-b",), repeats=1, budget=args.budget), batch_limit=args.limit)
     print(json.dumps({"limit": args.limit, "before": before, "peak": peak_mib()}))
 
 

@@ -7,6 +7,7 @@ Examples::
     mango-pl test --config configs/digits/spiking_resnet18.yaml --ckpt_path runs/.../last.ckpt
     mango-pl fit --config configs/cifar10/spiking_resnet18.yaml --print_config
     mango-pl export-generator runs/digits_sngan/version_0/checkpoints/last.ckpt my_generator.pt
+    mango-pl search --config configs/digits/search.yaml    # MEIs of saved checkpoints (mango_pl/search_command.py)
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import mango_pl.data  # noqa: F401  (registers the datamodules for short class n
 import mango_pl.lit  # noqa: F401  (registers the LightningModules for short class names in YAML)
 
 #: Subcommands that mango-pl adds next to LightningCLI's fit / validate / test / predict.
-EXTRA_COMMANDS = ("export-generator",)
+EXTRA_COMMANDS = ("export-generator", "search")
 
 _DESCRIPTION = (
     "mango-pl: train spiking/ordinary classifiers and stimulus generators (LightningCLI: fit, validate, test, "
-    "predict with --config configs/...yaml) and export a trained generator (mango-pl export-generator CKPT OUT)."
+    "predict with --config configs/...yaml), export a trained generator (mango-pl export-generator CKPT OUT) and "
+    "search the MEIs of saved checkpoints (mango-pl search --help)."
 )
 
 
@@ -93,8 +95,12 @@ def main(args: ArgsType = None) -> int | None:
         >>> main(["fit", "--config", "configs/digits/spiking_resnet18.yaml", "--trainer.max_epochs", "1"])  # doctest: +SKIP
     """
     argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else None
-    if argv and argv[0] in EXTRA_COMMANDS:
+    if argv and argv[0] == "export-generator":
         return export_generator(argv[1:])
+    if argv and argv[0] == "search":
+        from mango_pl.search_command import main as search_main
+
+        return search_main(argv[1:])
     MangoCLI(args=args)
     return None
 

@@ -17,9 +17,13 @@ from mango_pl.lit import ClassifierModule
 from mango_pl.models.checkpoint import load_generator
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((REPO / "configs").rglob("*.yaml"))
+#: mango-pl search configs (not LightningCLI configs)
+SEARCH_CONFIGS = sorted((REPO / "configs").rglob("search.yaml"))
+CONFIGS = sorted(set((REPO / "configs").rglob("*.yaml")) - set(SEARCH_CONFIGS))
+#: MEI-tracking runs: the callback needs its generator checkpoint (the shipped one for digits, run from the repo)
+TRACKING_CONFIGS = sorted((REPO / "configs").rglob("mei_tracking.yaml"))
 #: configs of this package's own experiments (demo.yaml also needs the MEI callback and the shipped generator)
-EXPERIMENT_CONFIGS = [c for c in CONFIGS if c.parent.name != "configs"]
+EXPERIMENT_CONFIGS = [c for c in CONFIGS if c.parent.name != "configs" and c not in TRACKING_CONFIGS]
 
 
 def config_id(path: Path) -> str:
@@ -73,6 +77,27 @@ def test_every_experiment_config_instantiates_model_data_and_trainer(config):
         assert (network.out_channels, network.image_size, network.image_size) == image_shape
 
 
+@pytest.mark.parametrize("config", SEARCH_CONFIGS, ids=config_id)
+def test_search_configs_parse(config, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["search", "--config", str(config), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert len(printed["layers"]) == 9 and printed["space"]["class_path"] == "mango_pl.stimuli.GeneratorSpace"
+
+
+def test_mei_tracking_configs_search_nine_layers_and_keep_every_epoch(monkeypatch):
+    digits = REPO / "configs/digits/mei_tracking.yaml"
+    monkeypatch.chdir(REPO)  # the digits config reads the shipped generator relative to the repository
+    cli = MangoCLI(args=["--config", str(digits)], run=False)
+    mei = next(c for c in cli.trainer.callbacks if type(c).__name__ == "MEISearchCallback")
+    assert len(mei.layers) == 9 and mei.layers[0] == "sn1" and mei.layers[-1] == "layer4.1.sn2"
+    checkpoint = cli.trainer.checkpoint_callback
+    assert checkpoint.save_top_k == -1 and checkpoint._every_n_epochs == 1
+    with pytest.raises(FileNotFoundError, match=r"mango-pl fit --config configs/<dataset>/sngan.yaml"):
+        MangoCLI(args=["--config", str(REPO / "configs/cifar10/mei_tracking.yaml")], run=False)
+
+
 def test_cifar10_configs_follow_the_paper():
     resnet = MangoCLI(args=["--config", str(REPO / "configs/cifar10/spiking_resnet18.yaml")], run=False).model.model
     assert (resnet.time_steps, resnet.base_width, resnet.decay) == (50, 64, 0.9)
@@ -124,5 +149,5 @@ def test_console_script_help_lists_the_subcommands():
     result = subprocess.run([sys.executable, "-m", "mango_pl.cli", "--help"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0
-    for word in ("fit", "validate", "test", "export-generator"):
+    for word in ("fit", "validate", "test", "export-generator", "search"):
         assert word in result.stdout

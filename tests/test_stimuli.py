@@ -118,7 +118,7 @@ def test_generator_space_errors(tmp_path):
     with pytest.raises(ValueError, match="exactly one.*both"):
         GeneratorSpace(TinyGenerator(), checkpoint="x.ckpt")
     missing = tmp_path / "missing.ckpt"
-    with pytest.raises(FileNotFoundError, match=r"missing\.ckpt.*mango-pl fit --config configs/digits/sngan.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.ckpt.*mango-pl fit --config configs/<dataset>/sngan.yaml"):
         GeneratorSpace(checkpoint=missing)
     with pytest.raises(TypeError, match=r"lacks \.grid.*and \.decode"):
         GeneratorSpace(nn.Linear(2, 2))

@@ -12,12 +12,14 @@ from mango_pl.mei.analysis import analyse
 from mango_pl.mei.files import FORMAT, VERSION, MEIFile, atomic_save, find_mei_files, load_meis, mei_path, save_meis
 from mango_pl.mei.results import (DEFAULT_REPEATS, LayerMEIs, LayerReport, RunMEIs, SearchSettings, Tracking,
                                   merge_shares)
+from mango_pl.mei.post_hoc import CheckpointSearch, resolve_checkpoints, search_checkpoints, search_model, unit_lists
 from mango_pl.mei.search import WARM_STARTS, evaluation_network, search_layer, search_layers
 from mango_pl.mei.seeds import unit_seeds
 from mango_pl.mei.summary import caption_lines, layer_images, layer_scalars
 from mango_pl.mei.tracker import SpecializationTracker
 
 __all__ = [
+    "CheckpointSearch",
     "DEFAULT_REPEATS",
     "FORMAT",
     "VERSION",
@@ -39,8 +41,12 @@ __all__ = [
     "load_meis",
     "mei_path",
     "merge_shares",
+    "resolve_checkpoints",
     "save_meis",
     "search_layer",
+    "search_checkpoints",
     "search_layers",
+    "search_model",
+    "unit_lists",
     "unit_seeds",
 ]

@@ -9,6 +9,7 @@ Two sources are read:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from pathlib import Path
 
@@ -179,3 +180,64 @@ def save_generator(generator: nn.Module, path: str | Path, **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(record, path)
     return path
+
+
+def _import_class(class_path: str) -> type:
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ValueError(f"cannot import the network class {class_path!r}: {err}") from err
+
+
+def load_classifier(path: str | Path, network: nn.Module | None = None, attr: str = "model",
+                    map_location: str | torch.device = "cpu") -> tuple[nn.Module, int]:
+    """The classifier network stored in a Lightning checkpoint, in eval mode, and the checkpoint's epoch.
+
+    The network's weights are the ``<attr>.*`` entries of the checkpoint's ``state_dict``
+    (:class:`~mango_pl.lit.ClassifierModule` keeps its network under ``model``; ``attr=""``: the
+    whole state dict). The network is rebuilt from the checkpoint's record of its class
+    (``hyper_parameters[attr]`` with ``class_path`` and ``init_args``, as ``mango-pl fit`` writes
+    it), or given as ``network`` (its weights are replaced).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a Lightning checkpoint, no weights under ``attr`` (the prefixes found are
+            listed), no record of the network's class and no ``network`` given, weights that do
+            not fit.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r} (resolved: {path.resolve()})")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
+        raise ValueError(f"{path} is not a PyTorch checkpoint ({type(err).__name__}: {err})") from err
+    if isinstance(checkpoint, dict) and checkpoint.get("format") == STANDALONE_FORMAT:
+        raise ValueError(f"{path} is a stimulus generator ({checkpoint.get('class_name')}), not a classifier "
+                         f"checkpoint; give the checkpoints of the trained network (the generator is the space)")
+    state_dict = checkpoint.get("state_dict") if isinstance(checkpoint, dict) else None
+    if not isinstance(state_dict, dict):
+        raise ValueError(f"{path} is not a Lightning checkpoint (no 'state_dict'); mango-pl search reads the "
+                         f"checkpoints that Lightning's ModelCheckpoint writes")
+    prefix = f"{attr}." if attr else ""
+    weights = {key[len(prefix):]: value for key, value in state_dict.items() if key.startswith(prefix)}
+    if not weights:
+        prefixes = sorted({key.split(".", 1)[0] for key in state_dict})
+        raise ValueError(f"{path} holds no classifier weights under {attr!r} (state_dict prefixes: {prefixes[:8]}); "
+                         f"give the attribute that holds the network (--network_attr)")
+    if network is None:
+        hparams = dict(checkpoint.get("hyper_parameters") or {})
+        record = hparams.get(attr) if attr else None
+        if not (isinstance(record, dict) and "class_path" in record):
+            raise ValueError(f"{path} does not record its network's class (hyper_parameters[{attr!r}] has no "
+                             f"class_path: the module was built in Python); pass the network (Python: "
+                             f"load_classifier(path, network=MyNet(...)); CLI: --model.class_path/--model.init_args)")
+        cls = _import_class(record["class_path"])
+        with torch.random.fork_rng(devices=[]):  # its random initialisation is overwritten at once
+            network = cls(**dict(record.get("init_args") or {}))
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: the stored weights do not fit {type(network).__name__}: {err}") from err
+    return network.eval(), int(checkpoint.get("epoch", 0))

@@ -5,6 +5,7 @@ One ask/tell interface (``Searcher``) for every method, batched over ``P`` indep
 """
 
 from mango_pl.search.base import Searcher
+from mango_pl.search.random_searcher import RandomSearcher
 from mango_pl.search.driver import Checkpoint, SearchResult, maximize
 from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.registry import (DEFAULT_METHOD, available_methods, make_searcher, method_options,
@@ -14,6 +15,7 @@ from mango_pl.search.seeding import problem_seeds
 __all__ = [
     "DEFAULT_METHOD",
     "Checkpoint",
+    "RandomSearcher",
     "SearchResult",
     "Searcher",
     "available_methods",

@@ -11,12 +11,16 @@ three kinds of way:
 0. a step along the grid (``index +- a few``: a nearby latent value) in a few coordinates;
 1. a jump to any other value (another VQ-VAE code) in a few coordinates;
 2. a Gaussian step in every coordinate from the weighted mean of the ``4`` best elites — an
-   evolution strategy's move, which suits grids of a continuous latent (SN-GAN).
+   evolution strategy's move, which suits grids of a continuous latent (SN-GAN);
+3. a step from the best elite along the gradient of a linear model fitted (ridge regression,
+   nearer points weighing more) to the last 256 measurements — a model-based move, which keeps
+   a smooth latent landscape climbing after single-coordinate changes stop paying.
 
 Each kind is drawn with a probability that follows its recent success (at least 5 % each), so the
 searcher finds out by itself whether a grid is ordinal or categorical. How many coordinates kinds
-0 and 1 change, the size of a step and the Gaussian's width adapt per problem by the 1/5 success
-rule (larger while children often beat their parent, smaller when they rarely do).
+0 and 1 change, the size of a step, the Gaussian's width and the model step's length adapt per
+problem by the 1/5 success rule (larger while children often beat their parent, smaller when they
+rarely do).
 
 Under noise the searcher measures its leading candidates again: the first evolved step re-tests
 each problem's best point once; if the repeat differs, the measurement noise is estimated from
@@ -54,7 +58,9 @@ from mango_pl.search.seeding import ProblemGenerators, Seeds
 #: success rate the mutation count is steered to (Rechenberg's 1/5 rule)
 _TARGET_SUCCESS = 0.2
 #: kinds of change (see ``_children``), the least share of children each kind keeps, elites recombined
-_KINDS, _KIND_FLOOR, _MU = 3, 0.05, 4
+_KINDS, _KIND_FLOOR, _MU = 4, 0.05, 4
+#: recent measurements per problem that the local linear model (kind 3) is fitted to
+_MEMORY = 256
 #: spawn-key entry of the stream that draws population mode's random stimuli
 _SHARED_STREAM = 1 << 20
 
@@ -130,6 +136,10 @@ class EliteSearcher(Searcher):
         self.kind_trials = torch.ones(P, _KINDS, dtype=torch.float64, device=self.device)
         self.kind_wins = torch.full((P, _KINDS), _TARGET_SUCCESS, dtype=torch.float64, device=self.device)
         self.log_sigma = self._ones * math.log(max(0.5, self.step * n))  # Gaussian step (kind 2), grid units
+        self.log_reach = self.log_sigma + 0.5 * math.log(d)  # length of a model step (kind 3), grid units
+        self._memory_index = torch.zeros(P, _MEMORY, d, dtype=torch.float64, device=self.device)
+        self._memory_value = torch.zeros(P, _MEMORY, dtype=torch.float64, device=self.device)
+        self._memory_count = 0
         self.last_served = torch.zeros(P, dtype=torch.float64, device=self.device)
         self._low = torch.full((P,), math.inf, dtype=torch.float64, device=self.device)  # population mode:
         self._high = torch.full((P,), -math.inf, dtype=torch.float64, device=self.device)  # response range
@@ -180,6 +190,34 @@ class EliteSearcher(Searcher):
         finite = torch.where(torch.isfinite(top.values), top.values, torch.full_like(top.values, torch.nan))
         return center, finite.nanmedian(1).values
 
+    def _model_origin(self) -> tuple[Tensor, Tensor]:
+        """The best elite (``[P, d]`` float) and its score: where model steps start."""
+        scores = self.elites.scores()
+        slot = scores.argmax(1)
+        rows = torch.arange(self.problems, device=self.device)
+        return self.elites.index[rows, slot].double(), scores[rows, slot]
+
+    def _model_step(self, origin: Tensor, K: int) -> Tensor:
+        """Kind 3: steps from ``origin`` along the gradient of a linear model of the recent
+        measurements (ridge regression, the nearer points weighing more), of adapted length
+        ``reach`` times a random factor, plus a little Gaussian noise: ``[P, K, d]``."""
+        count = min(self._memory_count, _MEMORY)
+        if count < 2:  # nothing to fit yet
+            return origin[:, None].expand(-1, K, -1).round().long()
+        x = self._memory_index[:, :count] - origin[:, None]  # [P, B, d]
+        y = self._memory_value[:, :count]
+        scale = x.pow(2).sum(-1).median(1, keepdim=True).values.clamp_min(1.0)  # [P, 1]
+        weight = torch.exp(-x.pow(2).sum(-1) / scale)  # [P, B]
+        y = y - (weight * y).sum(1, keepdim=True) / weight.sum(1, keepdim=True).clamp_min(1e-300)
+        xw = x * weight.unsqueeze(-1)
+        gram = xw.transpose(1, 2) @ x + 1e-3 * scale[..., None] * torch.eye(self.d, dtype=x.dtype, device=x.device)
+        gradient = torch.linalg.solve(gram, (xw * y.unsqueeze(-1)).sum(1))  # [P, d]
+        direction = gradient / gradient.norm(dim=1, keepdim=True).clamp_min(1e-300)
+        length = self.log_reach.exp()[:, None] * (0.5 + self._rng.uniform(K))  # [P, K]
+        jitter = self._rng.normal(K, self.d) * 0.3 * self.log_sigma.exp()[:, None, None]
+        step = origin[:, None] + length.unsqueeze(-1) * direction[:, None] + jitter
+        return step.round().clamp(0, self.n - 1).long()
+
     def _children(self, K: int) -> dict[str, Tensor]:
         """``K`` children per problem: ``index [P, K, d]``, their parent's score, the kind of change."""
         P, d, n = self.problems, self.d, self.n
@@ -211,6 +249,10 @@ class EliteSearcher(Searcher):
         gauss = gauss.clamp(0, n - 1).long()
         child = torch.where((kind == 2).unsqueeze(-1), gauss, child)
         parent_score = torch.where(kind == 2, center_score[:, None].expand(-1, K), parent_score)
+        best, best_score = self._model_origin()
+        modelled = self._model_step(best, K)
+        child = torch.where((kind == 3).unsqueeze(-1), modelled, child)
+        parent_score = torch.where(kind == 3, best_score[:, None].expand(-1, K), parent_score)
         child = self._unique(child)
         return {"index": child, "parent_score": parent_score, "kind": kind}
 
@@ -320,6 +362,11 @@ class EliteSearcher(Searcher):
         step_rate = torch.where(drowned, torch.full_like(step_rate, _TARGET_SUCCESS + 0.2), step_rate)
         self.log_step = torch.where(step_trials > 0, self.log_step + 0.3 * (step_rate - _TARGET_SUCCESS), self.log_step)
         self.log_step = self.log_step.clamp(0.0, math.log(max(1.0, self.n / 2)))
+        reach_trials = (child & (kind == 3)).double().sum(1)
+        reach_rate = (success & (kind == 3)).double().sum(1) / reach_trials.clamp_min(1)
+        reach_rate = torch.where(drowned, torch.full_like(reach_rate, _TARGET_SUCCESS + 0.2), reach_rate)
+        self.log_reach = torch.where(reach_trials > 0, self.log_reach + 0.3 * (reach_rate - _TARGET_SUCCESS),
+                                     self.log_reach).clamp(math.log(0.5), math.log(self.n * math.sqrt(self.d)))
         gauss_trials = (child & (kind == 2)).double().sum(1)
         gauss_rate = (success & (kind == 2)).double().sum(1) / gauss_trials.clamp_min(1)
         gauss_rate = torch.where(drowned, torch.full_like(gauss_rate, _TARGET_SUCCESS + 0.2), gauss_rate)
@@ -330,11 +377,20 @@ class EliteSearcher(Searcher):
             self.kind_trials[:, which] = 0.95 * self.kind_trials[:, which] + mask.double().sum(1)
             self.kind_wins[:, which] = 0.95 * self.kind_wins[:, which] + (success & mask).double().sum(1)
 
+    def _remember(self, index: Tensor, values: Tensor) -> None:
+        """Keep the last ``_MEMORY`` measurements per problem (a ring buffer) for the linear model."""
+        count = index.shape[1]
+        slots = (self._memory_count + torch.arange(count, device=self.device)) % _MEMORY
+        self._memory_index[:, slots] = index.double()
+        self._memory_value[:, slots] = values
+        self._memory_count += count
+
     def _tell(self, index: Tensor, values: Tensor) -> None:
         pending, self._pending = self._pending, None
         if pending is not None:
             self._learn(values, pending)
         self.elites.add(index, values)
+        self._remember(index, values)
         self.told += index.shape[1]
 
     # -- population mode -----------------------------------------------------------------------
@@ -388,7 +444,9 @@ class EliteSearcher(Searcher):
             told = torch.isfinite(own)
             mask = {**pending, "child": told}
             self._learn(torch.where(told, own, torch.zeros_like(own)), mask)
-        self.elites.add(index.unsqueeze(0).expand(self.problems, -1, -1), values.T)
+        shown = index.unsqueeze(0).expand(self.problems, -1, -1)
+        self.elites.add(shown, values.T)
+        self._remember(shown[:, -_MEMORY:], values.T[:, -_MEMORY:])
         self._low = torch.minimum(self._low, values.min(0).values)
         self._high = torch.maximum(self._high, values.max(0).values)
         self.told += index.shape[0]

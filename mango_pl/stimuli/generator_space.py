@@ -13,7 +13,7 @@ from mango_pl.stimuli.grid import Grid
 from mango_pl.stimuli.space import StimulusSpace
 
 #: How to make the generator checkpoint the digits examples use.
-_MAKE_CHECKPOINT = "mango-pl fit --config configs/digits/sngan.yaml"
+_MAKE_CHECKPOINT = "mango-pl fit --config configs/<dataset>/sngan.yaml"
 
 
 class GeneratorSpace(StimulusSpace):

@@ -1,0 +1,164 @@
+"""``mango-pl search``: the MEIs of saved checkpoints (one, or an epoch series), without training.
+
+    mango-pl search --checkpoints 'runs/digits/version_0/checkpoints/epoch=*.ckpt' \\
+        --layers '[sn1, layer4.1.sn2]' --units 16 --budget 500 \\
+        --space.class_path mango_pl.stimuli.GeneratorSpace \\
+        --space.init_args.checkpoint mango_pl/assets/digits_sngan.pt --output runs/search
+    mango-pl search --config configs/digits/search.yaml       # the same options in YAML
+    tensorboard --logdir runs/search                          # scalars and MEI grids, x-axis: epoch
+
+Writes ``<output>/meis/epoch=E/<layer>.pt`` (the callback's MEI files) and TensorBoard events under
+``<output>/tensorboard``. Started again after a kill it redoes only the unfinished layer.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import nn
+
+from mango_pl.search import DEFAULT_METHOD
+from mango_pl.stimuli import StimulusSpace
+
+
+def search(
+    checkpoints: str | list[str],
+    layers: list[str],
+    space: StimulusSpace,
+    output: str = "runs/search",
+    units: int | list[int] | dict[str, int | list[int]] = 16,
+    methods: list[str] = [DEFAULT_METHOD],  # noqa: B006 (jsonargparse reads the default from here)
+    repeats: int | None = None,
+    budget: int = 2000,
+    shared: bool = False,
+    warm_start: int = 0,
+    data: LightningDataModule | None = None,
+    method_options: dict[str, dict[str, Any]] | None = None,
+    seed: int = 0,
+    batch_limit: int = 256,
+    precision: str = "auto",
+    device: str = "cpu",
+    center_only: bool = False,
+    network_attr: str = "model",
+    model: nn.Module | None = None,
+    activation_threshold: float = 0.75,
+    confidence_threshold: float = 0.75,
+    progress: bool = True,
+) -> None:
+    """Search the MEIs of saved network states: every checkpoint x layer x method run.
+
+    Args:
+        checkpoints: Lightning checkpoints: files, folders (every *.ckpt inside) or globs; the epoch
+            is read from each checkpoint, files of one epoch are searched once.
+        layers: dotted names of the probed layers (e.g. [sn1, layer4.1.sn2]).
+        space: the stimulus space (class_path/init_args), e.g. mango_pl.stimuli.GeneratorSpace with
+            init_args.checkpoint.
+        output: output folder: meis/epoch=E/<layer>.pt and tensorboard/.
+        units: units per layer (a count from 0, a list of channels, or {layer: count or list}).
+        methods: search methods (default: the default searcher, run 3 times).
+        repeats: independent runs per method (default: 3 with one method, else 1).
+        budget: queries per unit and run (shared: stimuli per layer and run).
+        shared: population mode: every stimulus scored on every unit of the layer.
+        warm_start: natural images shown first (from data's validation set); 0: off.
+        data: a LightningDataModule whose validation images the warm start shows.
+        method_options: extra options per method, e.g. {tt: {r: 7}}.
+        seed: base seed; unit u of run r at epoch E of layer L is seeded from (seed, E, L, u, r), as
+            MEISearchCallback does, so a checkpoint's MEIs equal those the callback found at that epoch.
+        batch_limit: most images per forward pass.
+        precision: auto (float64 on CPU, batch-independent scores), float32 or float64.
+        device: where the network and the space compute (cpu, cuda, cuda:1, ...).
+        center_only: read only the centre position of each unit.
+        network_attr: attribute of the LightningModule that holds the network ("" for the module itself).
+        model: the network (class_path/init_args) when the checkpoints do not record it.
+        activation_threshold: activation of a strong MEI.
+        confidence_threshold: top-class probability of a confident MEI.
+        progress: show a progress bar over checkpoints x layers x runs.
+    """
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from mango_pl.analysis import SelectivityThresholds
+    from mango_pl.lit.loggers import flush, log_histogram, log_image, log_scalars
+    from mango_pl.mei import SearchSettings, layer_images, layer_scalars
+    from mango_pl.mei.post_hoc import search_checkpoints
+    from mango_pl.models.checkpoint import load_classifier
+
+    settings = SearchSettings(methods=tuple(methods), repeats=repeats, budget=budget, shared=shared,
+                              warm_start=warm_start, seed=seed, method_options=method_options or {})
+    thresholds = SelectivityThresholds(activation=activation_threshold, confidence=confidence_threshold)
+    natural = None
+    if warm_start:
+        if data is None:
+            raise ValueError("--warm_start needs natural images: give --data (a LightningDataModule) whose "
+                             "validation images are shown")
+        natural = _validation_images(data, warm_start)
+    device = torch.device(device)
+    space = space.to(device)
+
+    def load(path):
+        network, epoch = load_classifier(path, network=model, attr=network_attr)
+        return network.to(device), epoch
+
+    logger = TensorBoardLogger(save_dir=output, name="tensorboard", version="")
+    bar = None
+
+    def advance(images: int, what: str) -> None:  # the bar starts with the first search (after the checks)
+        nonlocal bar
+        if not progress:
+            return
+        if bar is None:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(unit="image", desc="mango-pl search", dynamic_ncols=True)
+        bar.update(images)
+        bar.set_postfix_str(what)
+
+    def log(found) -> None:
+        step = found.meis.epoch
+        log_scalars([logger], layer_scalars(found.report, found.tracking), step)
+        log_histogram([logger], f"mei/{found.meis.layer}/entropy", found.report.entropy.flatten(), step)
+        for key, grid, caption in layer_images(found.meis, found.report):
+            log_image([logger], key, grid, step, caption)
+        flush([logger])
+
+    try:
+        done = search_checkpoints(checkpoints, layers, space, output, units, settings, load, natural, thresholds,
+                                  batch_limit, center_only, precision, device, advance, log)
+    finally:
+        if bar is not None:
+            bar.close()
+    reused = f", {len(done.skipped)} found done and kept" if done.skipped else ""
+    print(f"mango-pl search: {len(done.searched)} layer searches written{reused}; MEIs of epochs "
+          f"{sorted(done.files)} are in {output}/meis; see them with: tensorboard --logdir {output}")
+
+
+def _validation_images(data: LightningDataModule, count: int) -> torch.Tensor:
+    data.prepare_data()
+    data.setup("validate")
+    images, total = [], 0
+    for batch in data.val_dataloader():
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        images.append(x.float())
+        total += x.shape[0]
+        if total >= count:
+            break
+    if total < count:
+        raise ValueError(f"--warm_start {count} needs {count} validation images, the data has {total}")
+    return torch.cat(images)[:count]
+
+
+def main(argv: Sequence[str]) -> int:
+    """``mango-pl search ...``: parse (jsonargparse, with ``--config``) and run; bad input is a one-line
+    error (exit code 2) before any search starts."""
+    from jsonargparse import CLI
+
+    try:
+        CLI(search, args=list(argv), as_positional=False, prog="mango-pl search",
+            description="mango-pl search: MEIs of saved checkpoints (one, or an epoch series), without training.")
+    except (FileNotFoundError, ValueError, TypeError, NotImplementedError) as error:
+        print(f"mango-pl search: error: {error}", file=sys.stderr)
+        return 2
+    return 0
