@@ -4,6 +4,7 @@ diversity, tracking over epochs, and captioned MEI grids. No hidden state; calle
 from mango_pl.analysis.compression import compression_ratios
 from mango_pl.analysis.diversity import latent_diversity
 from mango_pl.analysis.entropy import class_entropy
+from mango_pl.analysis.importance import importance_correlations, spearman
 from mango_pl.analysis.mei_grid import mei_grid
 from mango_pl.analysis.selectivity import SELECTIVITY_RULES, SelectivityReport, SelectivityThresholds, selectivity
 from mango_pl.analysis.tracking import classes_seen, first_strong_epoch, specialization_fractions, update_first_strong
@@ -16,9 +17,11 @@ __all__ = [
     "classes_seen",
     "compression_ratios",
     "first_strong_epoch",
+    "importance_correlations",
     "latent_diversity",
     "mei_grid",
     "selectivity",
+    "spearman",
     "specialization_fractions",
     "update_first_strong",
 ]

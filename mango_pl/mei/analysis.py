@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from mango_pl.analysis import (SelectivityThresholds, class_entropy, compression_ratios, latent_diversity,
-                               selectivity)
+from mango_pl.analysis import (SelectivityThresholds, class_entropy, compression_ratios, importance_correlations,
+                               latent_diversity, selectivity)
 from mango_pl.mei.results import LayerMEIs, LayerReport
 
 
@@ -38,10 +38,22 @@ def analyse(meis: LayerMEIs, thresholds: SelectivityThresholds | None = None) ->
     report = selectivity(activation, probs, thresholds)
     jpeg, deflate = zip(*(compression_ratios(run.images) for run in meis.runs.values()))
     euclidean, cosine = latent_diversity(latents)
+    entropy = class_entropy(probs)
+    spread = None
+    if all(run.optima_latents is not None for run in meis.runs.values()):
+        spread = torch.stack([latent_diversity(run.optima_latents.transpose(0, 1).float())[0]
+                              for run in meis.runs.values()])  # [M, U]
+    drop, correlation = None, {}
+    if meis.importance is not None:
+        drop = meis.importance.drop
+        correlation = importance_correlations(drop, {"activation": activation.max(0).values,
+                                                     "entropy": entropy.mean(0),
+                                                     "selective": report.selective.double()})
     return LayerReport(
         layer=meis.layer, epoch=meis.epoch, units=list(meis.units), labels=meis.labels,
-        activation=activation, probs=probs, entropy=class_entropy(probs),
+        activation=activation, probs=probs, entropy=entropy,
         strong=report.strong, selective=report.selective, top_class=report.top_class,
         strong_fraction=float(report.strong_fraction), selective_fraction=float(report.selective_fraction),
         jpeg_ratio=torch.stack(list(jpeg)), zip_ratio=torch.stack(list(deflate)),
-        diversity_euclidean=euclidean, diversity_cosine=cosine, nan_units=sorted(nan_units))
+        diversity_euclidean=euclidean, diversity_cosine=cosine, nan_units=sorted(nan_units), optima_spread=spread,
+        importance_drop=drop, importance_correlation=correlation)

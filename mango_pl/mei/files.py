@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from mango_pl.mei.results import LayerMEIs, LayerReport, RunMEIs, SearchSettings, Tracking
+from mango_pl.probe.ablation import UnitImportance
 
 FORMAT = "mango-pl-meis"
 VERSION = 2
@@ -80,7 +81,8 @@ def save_meis(path: str | Path, meis: LayerMEIs, report: LayerReport, tracking: 
         "version": VERSION,
         "meis": {"layer": meis.layer, "epoch": meis.epoch, "units": list(meis.units), "grid": list(meis.grid),
                  "settings": meis.settings.as_record(), "nan_units": list(meis.nan_units),
-                 "runs": {label: _run_record(run) for label, run in meis.runs.items()}},
+                 "runs": {label: _run_record(run) for label, run in meis.runs.items()},
+                 "importance": None if meis.importance is None else asdict(meis.importance)},
         "report": asdict(report),
         "tracking": None if tracking is None else asdict(tracking),
     }
@@ -115,17 +117,15 @@ def load_meis(path: str | Path) -> MEIFile:
 
 
 def _settings(record: dict[str, Any]) -> SearchSettings:
-    return SearchSettings(methods=tuple(record["methods"]), repeats=record.get("repeats"),
-                          budget=record.get("budget", 0), shared=record.get("shared", False),
-                          warm_start=record.get("warm_start", 0), seed=record.get("seed", 0),
-                          method_options=record.get("method_options", {}))
+    return SearchSettings.restored(**record)
 
 
 def _from_v2(record: dict[str, Any], path: Path) -> MEIFile:
     m = record["meis"]
     runs = {label: RunMEIs(**run) for label, run in m["runs"].items()}
+    importance = m.get("importance")
     meis = LayerMEIs(m["layer"], m["epoch"], list(m["units"]), tuple(m["grid"]), _settings(m["settings"]), runs,
-                     list(m["nan_units"]))
+                     list(m["nan_units"]), None if importance is None else UnitImportance(**importance))
     tracking = None if record["tracking"] is None else Tracking(**record["tracking"])
     return MEIFile(meis, LayerReport(**record["report"]), tracking, path)
 
@@ -142,7 +142,7 @@ def _from_v1(record: dict[str, Any], path: Path) -> MEIFile:
                               objective_seconds=m.get("objective_seconds", 0.0),
                               optimizer_seconds=m.get("optimizer_seconds", 0.0))
     grid = record.get("grid", {})
-    settings = SearchSettings(methods=tuple(labels), repeats=1, budget=record.get("budget", 0))
+    settings = SearchSettings.restored(methods=tuple(labels), repeats=1, budget=record.get("budget", 0))
     a = record["analysis"]
     meis = LayerMEIs(record["layer"], record["epoch"], list(record["units"]), (grid.get("d", 0), grid.get("n", 0)),
                      settings, runs, list(a.get("nan_units", [])))

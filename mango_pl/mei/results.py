@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from mango_pl.probe.ablation import UnitImportance
 from mango_pl.search import DEFAULT_METHOD
 
 #: repeats per method when one method is searched (so the stability criterion, the same MEI class
@@ -40,6 +41,14 @@ class SearchSettings:
             ``(seed, epoch, layer, u, r)`` only (:func:`mango_pl.mei.unit_seeds`).
         method_options: extra options per method, ``{method: {option: value}}``.
         max_steps: stop each run after this many ask/tell steps (a smoke test: ``fast_dev_run``).
+        readout: ``"rate"``, or ``"current"``: the search breaks ties among equal spike rates (a
+            saturated unit) by the neurons' input current; the logged activation stays the rate.
+        optima: distinct optima per unit and run: each further one is searched (``optima_budget``
+            queries, default ``budget``) with every stimulus within ``optima_distance`` of the
+            optima found before scored as the worst.
+        optima_distance: least latent distance between a unit's optima (Euclidean, in the space's
+            latents); default: half the median distance between two random stimuli of the space.
+        optima_budget: queries per unit for each further optimum (default: ``budget``).
 
     Raises:
         ValueError: empty or repeated methods, an unknown method or option (the valid ones are
@@ -55,6 +64,10 @@ class SearchSettings:
     seed: int = 0
     method_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     max_steps: int | None = None
+    readout: str = "rate"
+    optima: int = 1
+    optima_distance: float | None = None
+    optima_budget: int | None = None
 
     def __post_init__(self) -> None:
         from mango_pl.search import shared_methods, start_methods
@@ -93,8 +106,30 @@ class SearchSettings:
         object.__setattr__(self, "method_options", options)
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
             raise ValueError(f"`max_steps` must be a positive int or None, got {self.max_steps!r}")
+        if self.readout not in ("rate", "current"):
+            raise ValueError(f"`readout` must be 'rate' or 'current' (ties among equal spike rates broken by the "
+                             f"input current), got {self.readout!r}")
+        if isinstance(self.optima, bool) or not isinstance(self.optima, int) or self.optima < 1:
+            raise ValueError(f"`optima` must be a positive int (distinct optima per unit), got {self.optima!r}")
+        if self.optima_distance is not None and not (isinstance(self.optima_distance, (int, float))
+                                                     and self.optima_distance > 0):
+            raise ValueError(f"`optima_distance` must be a positive latent distance or None, got {self.optima_distance!r}")
+        if self.optima_budget is not None and (isinstance(self.optima_budget, bool)
+                                               or not isinstance(self.optima_budget, int) or self.optima_budget < 1):
+            raise ValueError(f"`optima_budget` must be a positive int or None, got {self.optima_budget!r}")
         for method in methods:
             check_method(method, **options.get(method, {}))
+
+    @classmethod
+    def restored(cls, **values: Any) -> "SearchSettings":
+        """Settings read back from a file, not checked again (its methods need not be registered here,
+        its budget may be unknown); missing fields take their defaults."""
+        settings = object.__new__(cls)
+        for f in fields(cls):
+            default = f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
+            object.__setattr__(settings, f.name, values.get(f.name, default))
+        object.__setattr__(settings, "methods", tuple(settings.methods))
+        return settings
 
     def check_grid(self, d: int, n: int) -> None:
         """Raise the error a method would raise on the grid ``{0..n-1}^d`` (e.g. QTT with n not 2^q)."""
@@ -122,7 +157,9 @@ class SearchSettings:
     def as_record(self) -> dict[str, Any]:
         return {"methods": list(self.methods), "repeats": self.repeat_count, "budget": self.budget,
                 "shared": self.shared, "warm_start": self.warm_start, "seed": self.seed,
-                "method_options": {m: dict(o) for m, o in self.method_options.items()}}
+                "method_options": {m: dict(o) for m, o in self.method_options.items()},
+                "readout": self.readout, "optima": self.optima, "optima_distance": self.optima_distance,
+                "optima_budget": self.optima_budget}
 
 
 @dataclass
@@ -153,15 +190,23 @@ class RunMEIs:
     images: Tensor
     objective_seconds: float = 0.0
     optimizer_seconds: float = 0.0
+    optima_index: Tensor | None = None
+    optima_activation: Tensor | None = None
+    optima_latents: Tensor | None = None
+    optima_images: Tensor | None = None
 
     def select(self, order: Tensor) -> "RunMEIs":
         """The same run with its units reordered / subset by ``order`` (indices into dim 0)."""
+        per_unit = {name: getattr(self, name) for name in _PER_UNIT}
         return RunMEIs(self.label, self.method, self.repeat,
-                       **{f.name: getattr(self, f.name)[order] for f in fields(self) if f.name in _PER_UNIT},
+                       **{name: None if value is None else value[order] for name, value in per_unit.items()},
                        objective_seconds=self.objective_seconds, optimizer_seconds=self.optimizer_seconds)
 
 
-_PER_UNIT = ("index", "search_value", "history", "activation", "probs", "latents", "images")
+#: per-unit fields (dim 0 = units); the optima_* ones (``[U, k, ...]``: a unit's k optima, the MEI
+#: first) are None unless several optima were searched
+_PER_UNIT = ("index", "search_value", "history", "activation", "probs", "latents", "images", "optima_index",
+             "optima_activation", "optima_latents", "optima_images")
 
 
 @dataclass
@@ -176,6 +221,7 @@ class LayerMEIs:
         settings: how it was searched.
         runs: ``{label: RunMEIs}``, in the order of ``settings.labels``.
         nan_units: units whose activation was NaN at some query (scored -1 there).
+        importance: accuracy with each unit silenced (when measured, see ``ablation_samples``).
     """
 
     layer: str
@@ -185,6 +231,7 @@ class LayerMEIs:
     settings: SearchSettings
     runs: dict[str, RunMEIs]
     nan_units: list[int] = field(default_factory=list)
+    importance: UnitImportance | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -212,12 +259,21 @@ def merge_shares(shares: Sequence[LayerMEIs], units: Sequence[int]) -> LayerMEIs
     for label, run in first.runs.items():
         parts = [s.runs[label] for s in shares]
         merged = RunMEIs(run.label, run.method, run.repeat,
-                         **{name: torch.cat([getattr(p, name) for p in parts]) for name in _PER_UNIT},
+                         **{name: None if getattr(run, name) is None else torch.cat([getattr(p, name) for p in parts])
+                            for name in _PER_UNIT},
                          objective_seconds=sum(p.objective_seconds for p in parts),
                          optimizer_seconds=sum(p.optimizer_seconds for p in parts))
         runs[label] = merged.select(position)
     nan = sorted({u for s in shares for u in s.nan_units})
-    return LayerMEIs(first.layer, first.epoch, list(units), first.grid, first.settings, runs, nan)
+    importance = None
+    if first.importance is not None:
+        parts = [s.importance for s in shares]
+        importance = UnitImportance([u for p in parts for u in p.units], torch.cat([p.accuracy for p in parts]),
+                                    torch.cat([p.class_accuracy for p in parts]), first.importance.base_accuracy,
+                                    first.importance.base_class_accuracy, first.importance.samples)
+        importance = UnitImportance(list(units), importance.accuracy[position], importance.class_accuracy[position],
+                                    importance.base_accuracy, importance.base_class_accuracy, importance.samples)
+    return LayerMEIs(first.layer, first.epoch, list(units), first.grid, first.settings, runs, nan, importance)
 
 
 @dataclass
@@ -235,6 +291,10 @@ class LayerReport:
         jpeg_ratio, zip_ratio: ``[M, U]`` compression ratios of the MEI images.
         diversity_euclidean, diversity_cosine: ``[U]`` latent distances between the runs' MEIs.
         nan_units: units with a NaN activation (reported, analysed as 0).
+        optima_spread: ``[M, U]`` mean latent distance between a unit's optima (several optima only).
+        importance_drop: ``[U]`` accuracy lost by silencing each unit (when measured).
+        importance_correlation: Spearman correlation of that drop with the MEI properties
+            (``activation``, ``entropy``, ``selective``; the tracker adds ``labile``).
     """
 
     layer: str
@@ -254,6 +314,9 @@ class LayerReport:
     diversity_euclidean: Tensor
     diversity_cosine: Tensor
     nan_units: list[int] = field(default_factory=list)
+    optima_spread: Tensor | None = None
+    importance_drop: Tensor | None = None
+    importance_correlation: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -264,6 +327,7 @@ class Tracking:
         epochs: the epochs searched so far, in order.
         first_strong_epoch: ``[U]`` the first epoch with a strong MEI (-1: never yet).
         stable_fraction, labile_fraction, non_specialized_fraction: the paper's classes of units.
+        labile: ``[U]`` whether each unit has been selective for two or more classes.
     """
 
     epochs: list[int]
@@ -271,3 +335,4 @@ class Tracking:
     stable_fraction: float
     labile_fraction: float
     non_specialized_fraction: float
+    labile: Tensor | None = None

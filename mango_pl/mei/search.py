@@ -17,6 +17,7 @@ from mango_pl.mei.seeds import unit_seeds
 from mango_pl.models.precision import converted_copy, module_device, module_dtype
 from mango_pl.models.state import eval_mode, reset_states
 from mango_pl.probe import LayerObjective, natural_warm_start
+from mango_pl.probe.ablation import unit_importance
 from mango_pl.probe.precision import resolve_dtype
 from mango_pl.search import maximize
 
@@ -69,7 +70,7 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
         have = 0 if natural_images is None else natural_images.shape[0]
         raise ValueError(f"warm_start={settings.warm_start} needs that many natural images, got {have}")
     objective = LayerObjective(network, layer, units, space, batch_limit=batch_limit, center_only=center_only,
-                               precision=precision, device=device)
+                               precision=precision, device=device, readout=settings.readout)
     nan_units: set[int] = set()
 
     def cleaned(values: Tensor) -> Tensor:  # [P, K]: NaN reported, scored below any activation
@@ -112,24 +113,90 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
             if warm is not None:  # the natural images were the first queries
                 history = torch.cat([warm.responses.T.float(), history], 1)
             final = objective.evaluate(result.best_index)
-            runs[label] = RunMEIs(
+            run = RunMEIs(
                 label, method, repeat, index=result.best_index.cpu(), search_value=result.best_value.cpu().float(),
                 history=history, activation=final["activation"].cpu().float(), probs=final["probs"].cpu().float(),
-                latents=final["latents"].cpu().float(),
-                images=(final["images"].clamp(0, 1) * 255).round().to(torch.uint8).cpu(),
+                latents=final["latents"].cpu().float(), images=_uint8(final["images"]),
                 objective_seconds=result.objective_seconds, optimizer_seconds=result.optimizer_seconds)
+            if settings.optima > 1:
+                _more_optima(run, objective, per_unit, settings, epoch, layer, units, repeat, progress)
+            runs[label] = run
     finally:
         objective.close()
     return LayerMEIs(layer, epoch, units, grid, settings, runs, sorted(nan_units))
 
 
+def _uint8(images: Tensor) -> Tensor:
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+
+
+#: the score of a stimulus too close to a unit's earlier optima (below any activation)
+_TAKEN = -1e9
+
+
+def optima_radius(space, stimuli: int = 64, seed: int = 0) -> float:
+    """The default least distance between a unit's optima: half the median latent distance between
+    two of ``stimuli`` uniformly random stimuli of ``space`` (seeded: the same for every search)."""
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randint(0, space.grid.n, (stimuli, space.grid.d), generator=generator)
+    latents = space.latents(index).double()
+    distances = torch.cdist(latents, latents)
+    upper = distances[torch.triu(torch.ones_like(distances, dtype=torch.bool), diagonal=1)]
+    return 0.5 * float(upper.median())
+
+
+def _more_optima(run: RunMEIs, objective: LayerObjective, per_unit: Callable[[Tensor], Tensor],
+                 settings: SearchSettings, epoch: int, layer: str, units: list[int], repeat: int,
+                 progress: Progress | None) -> None:
+    """Search ``settings.optima - 1`` further optima per unit: each search scores every stimulus within
+    the radius of the optima found before as the worst, so it has to find another peak."""
+    space = objective.space
+    radius = settings.optima_distance or optima_radius(space)
+    budget = settings.optima_budget or settings.budget
+    found = [run.index.to(objective.device)]
+    P, d = run.index.shape
+    for part in range(1, settings.optima):
+        taken = torch.stack([space.latents(index).double() for index in found], 1)  # [P, j, D]
+
+        def away(index: Tensor, _taken=taken) -> Tensor:
+            values = per_unit(index)
+            latents = space.latents(index.reshape(-1, d)).double().view(P, index.shape[1], -1)
+            near = (torch.cdist(latents, _taken) < radius).any(-1)
+            return values.masked_fill(near.to(values.device), _TAKEN)
+
+        def advance(queries: int, total: int, _done=[0], _part=part) -> None:  # noqa: B006 (per call)
+            if progress is not None:
+                progress((queries - _done[0]) * P, f"{layer} {run.label} optimum {_part + 1}")
+            _done[0] = queries
+
+        result = maximize(away, run.method, d, space.grid.n, budget, problems=P,
+                          seed=unit_seeds(settings.seed, epoch, layer, units, repeat, part), device=objective.device,
+                          progress=advance, max_steps=settings.max_steps,
+                          **dict(settings.method_options.get(run.method, {})))
+        found.append(result.best_index)
+    index = torch.stack(found, 1)  # [P, k, d]
+    activation, latents, images = [], [], []
+    for j in range(index.shape[1]):
+        measured = objective.evaluate(index[:, j])
+        activation.append(measured["activation"].float())
+        latents.append(measured["latents"].float())
+        images.append(_uint8(measured["images"]))
+    run.optima_index = index.cpu()
+    run.optima_activation = torch.stack(activation, 1)
+    run.optima_latents = torch.stack(latents, 1)
+    run.optima_images = torch.stack(images, 1)
+
+
 def search_layers(network: nn.Module, units: Mapping[str, Sequence[int]], space, settings: SearchSettings,
                   epoch: int = 0, natural_images: Tensor | None = None, batch_limit: int = 256,
                   center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None,
-                  progress: Progress | None = None) -> dict[str, LayerMEIs]:
+                  progress: Progress | None = None,
+                  labelled: tuple[Tensor, Tensor] | None = None) -> dict[str, LayerMEIs]:
     """:func:`search_layer` for several layers of one network state (``{layer: units}``), in eval mode
     with one evaluation copy of the network for all of them; the network's modes and SNN state are
-    given back as they were. Arguments as in :func:`search_layer`.
+    given back as they were. Arguments as in :func:`search_layer`; with ``labelled = (images,
+    labels)`` each searched unit is also silenced in turn and the accuracy it costs is measured
+    (:func:`~mango_pl.probe.unit_importance`, in ``LayerMEIs.importance``).
     """
     results = {}
     with eval_mode(network):
@@ -138,6 +205,9 @@ def search_layers(network: nn.Module, units: Mapping[str, Sequence[int]], space,
             for layer, chosen in units.items():
                 results[layer] = search_layer(evaluated, layer, chosen, space, settings, epoch, natural_images,
                                               batch_limit, center_only, precision, device, progress)
+                if labelled is not None and chosen:
+                    results[layer].importance = unit_importance(evaluated, layer, chosen, labelled[0], labelled[1],
+                                                                batch_limit=batch_limit)
         finally:
             reset_states(network)
             if evaluated is not network:

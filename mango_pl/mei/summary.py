@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from mango_pl.analysis import mei_grid
+from mango_pl.analysis import mei_grid, spearman
 from mango_pl.mei.results import LayerMEIs, LayerReport, Tracking
 
 
@@ -37,7 +37,23 @@ def layer_scalars(report: LayerReport, tracking: Tracking | None = None) -> dict
                         f"{prefix}/non_specialized_fraction": tracking.non_specialized_fraction})
     for i, label in enumerate(report.labels):
         scalars[f"{prefix}/{label}/mean_activation"] = report.activation[i].mean().item()
+    if report.optima_spread is not None:
+        scalars[f"{prefix}/optima_spread"] = report.optima_spread.mean().item()
+    if report.importance_drop is not None:
+        scalars[f"{prefix}/importance/mean_drop"] = report.importance_drop.mean().item()
+        scalars[f"{prefix}/importance/max_drop"] = report.importance_drop.max().item()
+        for name, value in importance_links(report, tracking).items():
+            scalars[f"{prefix}/importance/corr_{name}"] = value
     return {k: (v if math.isfinite(v) else float("nan")) for k, v in scalars.items()}
+
+
+def importance_links(report: LayerReport, tracking: Tracking | None = None) -> dict[str, float]:
+    """Spearman correlations of each unit's accuracy drop when silenced with its MEI properties:
+    activation, entropy, selective (from the report) and labile (from the tracking)."""
+    links = dict(report.importance_correlation)
+    if report.importance_drop is not None and tracking is not None and tracking.labile is not None:
+        links["labile"] = spearman(report.importance_drop, tracking.labile.double())
+    return links
 
 
 def layer_images(meis: LayerMEIs, report: LayerReport) -> list[tuple[str, Tensor, str]]:
@@ -49,4 +65,11 @@ def layer_images(meis: LayerMEIs, report: LayerReport) -> list[tuple[str, Tensor
         grid = mei_grid(run.images.float() / 255, captions)
         out.append((f"mei/{meis.layer}/{label}", grid,
                     f"epoch {meis.epoch}, layer {meis.layer}, {label}: " + "; ".join(captions)))
+        if run.optima_images is not None:  # one row of k optima per unit
+            k = run.optima_images.shape[1]
+            flat = run.optima_images.flatten(0, 1).float() / 255
+            lines = [f"u{u} #{j + 1} a{a:.2f}" for u, row in zip(meis.units, run.optima_activation.tolist())
+                     for j, a in enumerate(row)]
+            out.append((f"mei/{meis.layer}/{label}/optima", mei_grid(flat, lines, nrow=k),
+                        f"epoch {meis.epoch}, layer {meis.layer}, {label}: {k} optima per unit (rows)"))
     return out

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mango_pl.analysis import specialization_fractions, update_first_strong
+from mango_pl.analysis import classes_seen, specialization_fractions, update_first_strong
 from mango_pl.mei.results import LayerReport, Tracking
 
 
@@ -57,9 +57,11 @@ class SpecializationTracker:
     def tracking(self, layer: str) -> Tracking:
         """The layer's tracking over the epochs added so far."""
         history = self.history[layer]
-        fractions = specialization_fractions(torch.stack(history["classes"]))
+        classes = torch.stack(history["classes"])
+        fractions = specialization_fractions(classes)
+        labile = torch.tensor([len(seen) >= 2 for seen in classes_seen(classes)])
         return Tracking(list(history["epochs"]), history["first_strong"].clone(), float(fractions["stable"]),
-                        float(fractions["labile"]), float(fractions["non_specialized"]))
+                        float(fractions["labile"]), float(fractions["non_specialized"]), labile)
 
     def state_dict(self) -> dict[str, Any]:
         return {"activation_threshold": self.activation_threshold,

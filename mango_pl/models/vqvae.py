@@ -118,6 +118,13 @@ class VQVAE(nn.Module):
         flat = latents.permute(0, 2, 3, 1).reshape(-1, self.code_dim)
         return self.quantizer.nearest_code(flat.detach()).view(x.shape[0], self.latent_positions)
 
+    def latents(self, index: Tensor) -> Tensor:
+        """The code vectors of ``index [N, latent_positions]``, flattened: ``[N, latent_positions * code_dim]``
+        (what distances between stimuli are measured in; code numbers themselves are arbitrary)."""
+        self._grid.check_index(index)
+        codes = self.quantizer.lookup(index.reshape(-1, self.latent_positions).to(self.quantizer.codebook.device))
+        return codes.reshape(index.reshape(-1, self.latent_positions).shape[0], -1)
+
     def decode(self, index: Tensor) -> Tensor:
         """Code indices ``LongTensor[..., latent_positions]`` (any device; e.g. ``[N, 64]``) -> images
         ``[..., C, H, W]`` in [0, 1], on the model's device."""

@@ -1,5 +1,6 @@
 """Reading a unit's activation from a named layer: hooks, spike rates, truncated forward, objective."""
 
+from mango_pl.probe.ablation import UnitImportance, unit_importance
 from mango_pl.probe.class_probabilities import class_probabilities
 from mango_pl.probe.layer_probe import LayerProbe
 from mango_pl.probe.layers import is_multistep, resolve_layer, weight_layers
@@ -12,6 +13,7 @@ __all__ = [
     "PRECISIONS",
     "LayerObjective",
     "LayerProbe",
+    "UnitImportance",
     "WarmStart",
     "activation_sums",
     "class_probabilities",
@@ -20,5 +22,6 @@ __all__ = [
     "resolve_dtype",
     "resolve_layer",
     "spike_rate",
+    "unit_importance",
     "weight_layers",
 ]

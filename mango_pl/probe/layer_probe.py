@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from mango_pl.models.state import reset_states
+from mango_pl.models.state import is_spiking_neuron, reset_states
 from mango_pl.probe.class_probabilities import class_probabilities
 from mango_pl.probe.layers import is_multistep, resolve_layer
 from mango_pl.probe.precision import (check_precision, converted_copy, module_device, module_dtype,
@@ -33,15 +35,18 @@ class _Run:
         self.batch = batch
         self.stop = stop
         self.sums: dict[str, Tensor] = {}
+        self.currents: dict[str, Tensor] = {}
         self.slots: dict[str, int] = {}
         self.calls: dict[str, int] = {}
         self.last: str | None = None
 
-    def add(self, name: str, sums: Tensor, slots: int) -> None:
+    def add(self, name: str, sums: Tensor, slots: int, currents: Tensor | None = None) -> None:
         if name in self.sums:
             self.sums[name] = self.sums[name] + sums
         else:
             self.sums[name] = sums
+        if currents is not None:
+            self.currents[name] = self.currents[name] + currents if name in self.currents else currents
         self.slots[name] = self.slots.get(name, 0) + slots
         self.calls[name] = self.calls.get(name, 0) + 1
         self.last = name
@@ -55,6 +60,44 @@ def _strip_probe_hooks(model: nn.Module) -> None:
                 del module._forward_hooks[key]
                 module._forward_hooks_with_kwargs.pop(key, None)
                 module._forward_hooks_always_called.pop(key, None)
+
+
+#: the valid ``readout`` arguments: the spike rate, or the rate with ties broken by the input current
+READOUTS = ("rate", "current")
+
+
+def check_readout(readout: str, model: nn.Module, layers: Sequence[str]) -> str:
+    """``readout`` itself if valid for ``layers`` of ``model``.
+
+    Raises:
+        ValueError: an unknown readout, or ``"current"`` for a layer that is not a spiking neuron
+            (it has no membrane to charge: use ``"rate"``).
+    """
+    if readout not in READOUTS:
+        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    if readout == "current":
+        for name in layers:
+            module = resolve_layer(model, name)
+            if not is_spiking_neuron(module):
+                raise ValueError(f"readout='current' breaks ties by the input current of spiking neurons, and layer "
+                                 f"{name!r} is a {type(module).__name__}, not a SpikingJelly or snnTorch neuron with a "
+                                 f"membrane state; use readout='rate' (its activation is already graded)")
+    return readout
+
+
+def graded_score(rate: Tensor, current: Tensor, slots: int) -> Tensor:
+    """``rate + (0.5 / slots) * (0.5 + atan(current) / pi)``, float64.
+
+    Rates are multiples of ``1 / slots`` (spikes per time-step x position slot), and the second
+    term lies in ``(0, 0.5 / slots)``: any higher rate scores higher, and among equal rates (a
+    saturated unit fires in every slot for many stimuli) the stimulus that drives the neuron's
+    input current higher scores higher.
+
+    Example:
+        >>> graded_score(torch.tensor([1.0, 1.0]), torch.tensor([2.0, 5.0]), slots=8)  # equal rates, ordered
+        tensor([1.0588, 1.0606], dtype=torch.float64)
+    """
+    return rate.double() + (0.5 / slots) * (0.5 + torch.atan(current.double()) / math.pi)
 
 
 class LayerProbe:
@@ -84,6 +127,8 @@ class LayerProbe:
         layers: dotted layer names (``model.named_modules()``), e.g. ``["layer1.0.sn1"]``.
         center_only: read only the centre spatial position of each channel.
         precision: ``"auto"``, ``"float32"`` or ``"float64"``.
+        readout: ``"rate"``, or ``"current"``: :meth:`graded` also reads each neuron's input current
+            (spiking layers only) to break ties between equal rates.
 
     Raises:
         ValueError: unknown layer name (lists the valid ones), empty ``layers``, bad ``precision``.
@@ -96,7 +141,7 @@ class LayerProbe:
     """
 
     def __init__(self, model: nn.Module, layers: Sequence[str], center_only: bool = False,
-                 precision: str = "auto"):
+                 precision: str = "auto", readout: str = "rate"):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(layers, str):
@@ -110,11 +155,13 @@ class LayerProbe:
         self.layers = layers
         self.center_only = bool(center_only)
         self.precision = check_precision(precision)
+        self.readout = check_readout(readout, model, layers)
         self._copy: nn.Module | None = None
         self._hooked: nn.Module | None = None
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._stop: tuple[str, int] | None = None
         self._run: _Run | None = None
+        self._last_run: _Run | None = None
 
     # -- the model that is evaluated ---------------------------------------------------------
 
@@ -167,7 +214,10 @@ class LayerProbe:
             time_first = is_multistep(module) or (
                 out.dim() >= 3 and out.shape[0] != run.batch and out.shape[1] == run.batch)
             sums, slots = activation_sums(out, time_first=time_first, center_only=self.center_only)
-            run.add(name, sums, slots)
+            currents = None
+            if self.readout == "current":  # the input current of the neurons, summed like the spikes
+                currents, _ = activation_sums(args[0], time_first=time_first, center_only=self.center_only)
+            run.add(name, sums, slots, currents)
             if run.stop is not None and name == run.stop[0] and run.calls[name] >= run.stop[1]:
                 raise _StopForward(run)
 
@@ -232,9 +282,22 @@ class LayerProbe:
                                "probe layers that the forward uses")
         if self._stop is None:
             self._stop = (run.last, run.calls[run.last])
+        self._last_run = run
         return {name: (run.sums[name] / run.slots[name]).float() for name in self.layers}
 
     __call__ = probe
+
+    @torch.no_grad()
+    def graded(self, images: Tensor) -> dict[str, Tensor]:
+        """The search's score of every unit: the spike rate, ties among equal rates broken by the
+        graded readout (see :func:`graded_score`), ``{layer: [B, channels]}`` float64. With
+        ``readout="rate"`` this is the rate itself."""
+        rates = self.probe(images)
+        if self.readout == "rate":
+            return {name: rate.double() for name, rate in rates.items()}
+        run = self._last_run
+        return {name: graded_score(run.sums[name] / run.slots[name], run.currents[name] / run.slots[name],
+                                   run.slots[name]) for name in self.layers}
 
     def class_probabilities(self, images: Tensor) -> Tensor:
         """``softmax`` of the full forward of the evaluated model, ``[B, classes]`` (same precision)."""

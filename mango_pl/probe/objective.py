@@ -34,6 +34,9 @@ class LayerObjective:
         center_only: read only the centre position of each channel.
         precision: ``"auto"``, ``"float32"`` or ``"float64"``, see :class:`LayerProbe`.
         device: where the space decodes; default the model's device.
+        readout: ``"rate"`` (the score is the spike rate), or ``"current"``: the score breaks ties
+            among equal rates by the neurons' input current (:func:`~mango_pl.probe.layer_probe.graded_score`;
+            spiking layers only). :meth:`evaluate` always reports the rate.
 
     Attributes:
         queries: number of stimuli scored by ``__call__`` so far (``evaluate`` does not count).
@@ -49,10 +52,12 @@ class LayerObjective:
     """
 
     def __init__(self, model: nn.Module, layer: str, units: Sequence[int], space, batch_limit: int = 256,
-                 center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None):
+                 center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None,
+                 readout: str = "rate"):
         if not isinstance(batch_limit, int) or batch_limit < 1:
             raise ValueError(f"batch_limit must be a positive int, got {batch_limit!r}")
-        self.probe = LayerProbe(model, [layer], center_only=center_only, precision=precision)
+        self.probe = LayerProbe(model, [layer], center_only=center_only, precision=precision, readout=readout)
+        self.readout = readout
         units = torch.as_tensor(list(units), dtype=torch.long)
         if units.dim() != 1 or units.numel() == 0:
             raise ValueError("units must be a non-empty sequence of channel indices, e.g. range(64)")
@@ -106,9 +111,10 @@ class LayerObjective:
     def _activations(self, flat_index: Tensor) -> Tensor:
         """All channels of ``layer`` for ``flat_index [N, d]``, chunked, ``[N, channels]`` on CPU."""
         rows = []
+        read = self.probe if self.readout == "rate" else self.probe.graded
         for chunk in flat_index.split(self.batch_limit):
             images = self.space.decode(chunk)
-            rows.append(self.probe(images)[self.layer].cpu())
+            rows.append(read(images)[self.layer].cpu())
         return torch.cat(rows)
 
     def __call__(self, index: Tensor) -> Tensor:
