@@ -55,6 +55,7 @@ class EliteArchive:
         self.count = torch.zeros(problems, size, dtype=torch.long, device=device)
         self.residual_sum = torch.zeros(problems, dtype=torch.float64, device=device)
         self.residual_count = torch.zeros(problems, dtype=torch.long, device=device)
+        self._cached_scores: Tensor | None = None  # scores() with the archive's own noise, until it changes
 
     # -- statistics ----------------------------------------------------------------------------
 
@@ -85,7 +86,10 @@ class EliteArchive:
         values among the archive's points (the variance of the means less the noise's share,
         at least a tenth of the variance of the means). Without noise the scores are the means.
         """
-        noise = self.noise_variance() if noise is None else noise
+        if noise is None:
+            if self._cached_scores is None:
+                self._cached_scores = self.scores(self.noise_variance())
+            return self._cached_scores
         means = self.means()
         filled = self.filled
         k = filled.sum(1).clamp_min(1)
@@ -117,6 +121,7 @@ class EliteArchive:
         Points already in the archive update their slot (and the noise estimate); new points
         (equal new points merged) compete for the slots by score.
         """
+        self._cached_scores = None
         points, values = points.long(), values.to(torch.float64)
         slot = self.match(points)
         known = slot >= 0
@@ -157,6 +162,7 @@ class EliteArchive:
         noise = self.noise_variance()
         self.index, self.total, self.count = index, total, count
         order = self.scores(noise).argsort(dim=1, descending=True, stable=True)[:, : self.size]
+        self._cached_scores = None
         self.index = index.gather(1, order.unsqueeze(-1).expand(-1, -1, self.d))
         self.total = total.gather(1, order)
         self.count = count.gather(1, order)

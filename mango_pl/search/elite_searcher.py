@@ -59,8 +59,9 @@ from mango_pl.search.seeding import ProblemGenerators, Seeds
 _TARGET_SUCCESS = 0.2
 #: kinds of change (see ``_children``), the least share of children each kind keeps, elites recombined
 _KINDS, _KIND_FLOOR, _MU = 4, 0.05, 4
-#: recent measurements per problem that the local linear model (kind 3) is fitted to
-_MEMORY = 256
+#: recent measurements per problem that the local linear model (kind 3) is fitted to, and how many
+#: steps a fit serves while the best elite stays where it is
+_MEMORY, _REFIT = 256, 4
 #: spawn-key entry of the stream that draws population mode's random stimuli
 _SHARED_STREAM = 1 << 20
 
@@ -140,6 +141,9 @@ class EliteSearcher(Searcher):
         self._memory_index = torch.zeros(P, _MEMORY, d, dtype=torch.float64, device=self.device)
         self._memory_value = torch.zeros(P, _MEMORY, dtype=torch.float64, device=self.device)
         self._memory_count = 0
+        self._direction: Tensor | None = None  # [P, d] unit gradient of each problem's last fit
+        self._direction_origin: Tensor | None = None  # [P, d] where it was fitted
+        self._direction_age = torch.zeros(P, dtype=torch.long, device=self.device)
         self.last_served = torch.zeros(P, dtype=torch.float64, device=self.device)
         self._low = torch.full((P,), math.inf, dtype=torch.float64, device=self.device)  # population mode:
         self._high = torch.full((P,), -math.inf, dtype=torch.float64, device=self.device)  # response range
@@ -197,26 +201,44 @@ class EliteSearcher(Searcher):
         rows = torch.arange(self.problems, device=self.device)
         return self.elites.index[rows, slot].double(), scores[rows, slot]
 
-    def _model_step(self, origin: Tensor, K: int) -> Tensor:
+    def _model_step(self, origin: Tensor, scale: Tensor, jitter: Tensor) -> Tensor:
         """Kind 3: steps from ``origin`` along the gradient of a linear model of the recent
         measurements (ridge regression, the nearer points weighing more), of adapted length
         ``reach`` times a random factor, plus a little Gaussian noise: ``[P, K, d]``."""
+        K = scale.shape[1]
         count = min(self._memory_count, _MEMORY)
         if count < 2:  # nothing to fit yet
             return origin[:, None].expand(-1, K, -1).round().long()
-        x = self._memory_index[:, :count] - origin[:, None]  # [P, B, d]
-        y = self._memory_value[:, :count]
-        scale = x.pow(2).sum(-1).median(1, keepdim=True).values.clamp_min(1.0)  # [P, 1]
-        weight = torch.exp(-x.pow(2).sum(-1) / scale)  # [P, B]
+        direction = self._model_direction(origin, count)
+        length = self.log_reach.exp()[:, None] * (0.5 + scale)  # [P, K]
+        step = origin[:, None] + length.unsqueeze(-1) * direction[:, None] + jitter * 0.3 * self.log_sigma.exp()[:, None, None]
+        return step.round().clamp(0, self.n - 1).long()
+
+    def _model_direction(self, origin: Tensor, count: int) -> Tensor:
+        """The unit gradient ``[P, d]`` of the linear model around ``origin``; a problem's model is
+        refitted when its best elite moved or every ``_REFIT`` steps (a fit costs a d x d solve)."""
+        if self._direction is None:
+            self._direction = torch.zeros(self.problems, self.d, dtype=torch.float64, device=self.device)
+            self._direction_origin = torch.full_like(self._direction, -1.0)
+        moved = (self._direction_origin != origin).any(1)
+        stale = moved | (self._direction_age >= _REFIT)
+        self._direction_age += 1
+        rows = stale.nonzero().flatten()
+        if rows.numel() == 0:
+            return self._direction
+        x = self._memory_index[rows, :count] - origin[rows, None]  # [R, B, d]
+        y = self._memory_value[rows, :count]
+        squared = x.pow(2).sum(-1)  # [R, B]
+        width = squared.median(1, keepdim=True).values.clamp_min(1.0)  # [R, 1]
+        weight = torch.exp(-squared / width)
         y = y - (weight * y).sum(1, keepdim=True) / weight.sum(1, keepdim=True).clamp_min(1e-300)
         xw = x * weight.unsqueeze(-1)
-        gram = xw.transpose(1, 2) @ x + 1e-3 * scale[..., None] * torch.eye(self.d, dtype=x.dtype, device=x.device)
-        gradient = torch.linalg.solve(gram, (xw * y.unsqueeze(-1)).sum(1))  # [P, d]
-        direction = gradient / gradient.norm(dim=1, keepdim=True).clamp_min(1e-300)
-        length = self.log_reach.exp()[:, None] * (0.5 + self._rng.uniform(K))  # [P, K]
-        jitter = self._rng.normal(K, self.d) * 0.3 * self.log_sigma.exp()[:, None, None]
-        step = origin[:, None] + length.unsqueeze(-1) * direction[:, None] + jitter
-        return step.round().clamp(0, self.n - 1).long()
+        gram = xw.transpose(1, 2) @ x + 1e-3 * width[..., None] * torch.eye(self.d, dtype=x.dtype, device=x.device)
+        gradient = torch.linalg.solve(gram, (xw * y.unsqueeze(-1)).sum(1))  # [R, d]
+        self._direction[rows] = gradient / gradient.norm(dim=1, keepdim=True).clamp_min(1e-300)
+        self._direction_origin[rows] = origin[rows]
+        self._direction_age[rows] = 0
+        return self._direction
 
     def _children(self, K: int) -> dict[str, Tensor]:
         """``K`` children per problem: ``index [P, K, d]``, their parent's score, the kind of change."""
@@ -244,13 +266,16 @@ class EliteSearcher(Searcher):
         jumped = (child + self._rng.integers(n - 1, K, d) + 1) % n
         moved = torch.where((kind == 1).unsqueeze(-1), jumped, stepped)
         child = torch.where(change, moved, child)
-        center, center_score = self._recombined()
-        gauss = (center[:, None] + self._rng.normal(K, d) * self.log_sigma.exp()[:, None, None]).round()
-        gauss = gauss.clamp(0, n - 1).long()
-        child = torch.where((kind == 2).unsqueeze(-1), gauss, child)
-        parent_score = torch.where(kind == 2, center_score[:, None].expand(-1, K), parent_score)
+        noise = self._rng.normal(K, d)  # drawn whether used or not: a problem's stream is its own
+        if (kind == 2).any():
+            center, center_score = self._recombined()
+            gauss = (center[:, None] + noise * self.log_sigma.exp()[:, None, None]).round().clamp(0, n - 1).long()
+            child = torch.where((kind == 2).unsqueeze(-1), gauss, child)
+            parent_score = torch.where(kind == 2, center_score[:, None].expand(-1, K), parent_score)
+        scale = self._rng.uniform(K)
+        jitter = self._rng.normal(K, d)
         best, best_score = self._model_origin()
-        modelled = self._model_step(best, K)
+        modelled = self._model_step(best, scale, jitter)  # every step: each problem's refit schedule is its own
         child = torch.where((kind == 3).unsqueeze(-1), modelled, child)
         parent_score = torch.where(kind == 3, best_score[:, None].expand(-1, K), parent_score)
         child = self._unique(child)
