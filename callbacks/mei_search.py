@@ -28,6 +28,7 @@ from mango_pl.models import reset_states
 from mango_pl.models.state import eval_mode
 from mango_pl.probe import LayerObjective, resolve_layer
 from mango_pl.search import DEFAULT_METHOD
+from mango_pl.stimuli import StimulusSpace
 
 #: the methods searched unless told otherwise (run 3 times each, see ``repeats``)
 DEFAULT_METHODS = (DEFAULT_METHOD,)
@@ -86,6 +87,8 @@ class MEISearchCallback(Callback):
             convolutions vary with batch size enough to flip spikes; float32 on GPU).
         log_images: log MEI image grids.
         progress: show a progress bar of the images shown.
+        report: at the end of the fit, draw the paper's figures of this run's MEI files into
+            ``<meis folder>/../report`` (``mango-pl report``, replacing an earlier report there).
 
     Raises:
         ValueError: at construction for an empty layer list, a budget ≤ 0, an unknown method,
@@ -107,7 +110,7 @@ class MEISearchCallback(Callback):
     def __init__(
         self,
         layers: Sequence[str],
-        space: Any,
+        space: StimulusSpace,
         units: int | Sequence[int] | Mapping[str, int | Sequence[int]] = 16,
         epochs: Sequence[int] | None = None,
         every_n_epochs: int | None = None,
@@ -127,6 +130,7 @@ class MEISearchCallback(Callback):
         precision: str = "auto",
         log_images: bool = True,
         progress: bool = True,
+        report: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(layers, str) or not layers:
@@ -160,6 +164,7 @@ class MEISearchCallback(Callback):
         self.precision = precision
         self.log_images = log_images
         self.progress = progress
+        self.report = report
         # what survives a resume (see state_dict)
         self.searched_epochs: list[int] = []
         self.tracker = SpecializationTracker(activation_threshold)
@@ -411,3 +416,16 @@ class MEISearchCallback(Callback):
                     message += (f"\nSee them in TensorBoard: tensorboard --logdir {logger.save_dir}"
                                 f"  (then open http://localhost:6006: IMAGES and SCALARS tabs)")
             rank_zero_info(message)
+            if self.report:
+                self._write_report()
+
+    def _write_report(self) -> None:
+        from mango_pl.report import ReportError, write_report
+
+        run_dir = Path(self.meis_root).parent
+        try:
+            report = write_report(run_dir, run_dir / "report", overwrite=True)
+        except ReportError as error:
+            rank_zero_warn(f"MEISearchCallback: no report written: {error}")
+            return
+        rank_zero_info(f"MEISearchCallback: {len(report.drawn)} figures of this run in {report.index}")
