@@ -8,6 +8,8 @@ Examples::
     mango-pl fit --config configs/cifar10/spiking_resnet18.yaml --print_config
     mango-pl export-generator runs/digits_sngan/version_0/checkpoints/last.ckpt my_generator.pt
     mango-pl search --config configs/digits/search.yaml    # MEIs of saved checkpoints (mango_pl/search_command.py)
+    mango-pl report runs/demo                              # the paper's figures of a run (mango_pl/report/)
+    mango-pl loop init runs/session --config examples/loop/digits_session.yaml   # a closed loop (mango_pl/loop/)
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ import mango_pl.data  # noqa: F401  (registers the datamodules for short class n
 import mango_pl.lit  # noqa: F401  (registers the LightningModules for short class names in YAML)
 
 #: Subcommands that mango-pl adds next to LightningCLI's fit / validate / test / predict.
-EXTRA_COMMANDS = ("export-generator", "search")
+EXTRA_COMMANDS = ("export-generator", "search", "report", "loop")
 
 _DESCRIPTION = (
     "mango-pl: train spiking/ordinary classifiers and stimulus generators (LightningCLI: fit, validate, test, "
-    "predict with --config configs/...yaml), export a trained generator (mango-pl export-generator CKPT OUT) and "
-    "search the MEIs of saved checkpoints (mango-pl search --help)."
+    "predict with --config configs/...yaml), export a trained generator (mango-pl export-generator CKPT OUT), "
+    "search the MEIs of saved checkpoints (mango-pl search --help), draw the paper's figures of a run "
+    "(mango-pl report RUN_DIR; mango-pl report --help) and run closed-loop sessions with a recording rig "
+    "(mango-pl loop init|ask|tell|status|export|run; mango-pl loop --help)."
 )
 
 
@@ -101,6 +105,14 @@ def main(args: ArgsType = None) -> int | None:
         from mango_pl.search_command import main as search_main
 
         return search_main(argv[1:])
+    if argv and argv[0] == "report":
+        from mango_pl.report.command import main as report_main
+
+        return report_main(argv[1:])
+    if argv and argv[0] == "loop":
+        from mango_pl.loop.command import main as loop_main
+
+        return loop_main(argv[1:])
     MangoCLI(args=args)
     return None
 
