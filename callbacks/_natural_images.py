@@ -1,4 +1,5 @@
-"""Natural images for a warm start: the first validation images of the training's own data."""
+"""Natural images for a warm start and labelled images for unit importance: the first validation
+images of the training's own data."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import torch
 from torch import Tensor
 
 
-def natural_images(trainer: "pl.Trainer", count: int) -> Tensor:
-    """The first ``count`` images of the trainer's validation data, ``[count, C, H, W]`` float on CPU.
+def validation_images(trainer: "pl.Trainer", count: int, why: str) -> tuple[Tensor, Tensor | None]:
+    """The first ``count`` images of the trainer's validation data and their labels (``None`` when the
+    batches hold images alone): ``([count, C, H, W]`` float on CPU, ``[count]`` long or ``None``).
 
     The batches are read in order from a fresh iterator (the caller isolates the RNGs that a
-    ``DataLoader`` draws its base seed from); a batch is ``(images, ...)`` or images alone.
+    ``DataLoader`` draws its base seed from); a batch is ``(images, labels, ...)`` or images alone.
+
+    Args:
+        trainer: the running trainer.
+        count: images needed.
+        why: the option that needs them, for the error messages (e.g. ``"warm_start=50"``).
 
     Raises:
         ValueError: the trainer has no validation data, or fewer than ``count`` images.
@@ -22,15 +29,17 @@ def natural_images(trainer: "pl.Trainer", count: int) -> Tensor:
     if isinstance(loaders, (list, tuple)):
         loaders = loaders[0] if loaders else None
     if loaders is None:
-        raise ValueError("MEISearchCallback(warm_start=...) takes its natural images from the validation data, and "
-                         "this training has none: give the Trainer validation data or set warm_start=0")
-    images, total = [], 0
+        raise ValueError(f"MEISearchCallback({why}) takes its images from the validation data, and this training "
+                         f"has none: give the Trainer validation data or turn the option off")
+    images, labels, total = [], [], 0
     for batch in loaders:
         x = batch[0] if isinstance(batch, (list, tuple)) else batch
         images.append(x.detach().cpu().float())
+        if isinstance(batch, (list, tuple)) and len(batch) > 1 and isinstance(batch[1], Tensor):
+            labels.append(batch[1].detach().cpu().long())
         total += x.shape[0]
         if total >= count:
             break
     if total < count:
-        raise ValueError(f"MEISearchCallback(warm_start={count}) needs {count} validation images, the data has {total}")
-    return torch.cat(images)[:count]
+        raise ValueError(f"MEISearchCallback({why}) needs {count} validation images, the data has {total}")
+    return torch.cat(images)[:count], (torch.cat(labels)[:count] if len(labels) == len(images) else None)

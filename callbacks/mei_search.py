@@ -18,7 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 
 from callbacks._isolation import isolated_rng
-from callbacks._natural_images import natural_images
+from callbacks._natural_images import validation_images
 from mango_pl.analysis import SelectivityThresholds
 from mango_pl.lit.loggers import flush, log_histogram, log_image, log_scalars
 from mango_pl.mei import (LayerMEIs, MEIFile, SearchSettings, SpecializationTracker, analyse, layer_images,
@@ -87,6 +87,18 @@ class MEISearchCallback(Callback):
             convolutions vary with batch size enough to flip spikes; float32 on GPU).
         log_images: log MEI image grids.
         progress: show a progress bar of the images shown.
+        readout: ``"rate"``, or ``"current"`` for spiking layers: the search breaks ties among equal spike
+            rates (a saturated unit fires in every slot for many stimuli) by the neurons' input
+            current; the logged activation stays the spike rate.
+        optima: distinct optima per unit and run (saved and logged as a row of ``optima`` images per
+            unit, with their spread ``mei/<layer>/optima_spread``); each further one costs
+            ``optima_budget`` more queries per unit.
+        optima_distance: least latent distance between a unit's optima (default: half the median
+            distance between two random stimuli of the space).
+        optima_budget: queries per unit for each further optimum (default: ``budget``).
+        ablation_samples: silence each probed unit in turn and measure the accuracy (and per-class
+            accuracy) it costs on this many validation images (logged under ``mei/<layer>/importance``,
+            saved with the MEIs, correlated with the MEI properties); 0: off.
         report: at the end of the fit, draw the paper's figures of this run's MEI files into
             ``<meis folder>/../report`` (``mango-pl report``, replacing an earlier report there).
 
@@ -131,6 +143,11 @@ class MEISearchCallback(Callback):
         log_images: bool = True,
         progress: bool = True,
         report: bool = False,
+        readout: str = "rate",
+        optima: int = 1,
+        optima_distance: float | None = None,
+        optima_budget: int | None = None,
+        ablation_samples: int = 0,
     ) -> None:
         super().__init__()
         if isinstance(layers, str) or not layers:
@@ -143,7 +160,11 @@ class MEISearchCallback(Callback):
         with isolated_rng():  # building a Nevergrad optimizer draws from the global NumPy RNG
             self.settings = SearchSettings(
                 methods=tuple([methods] if isinstance(methods, str) else methods), repeats=repeats, budget=budget,
-                shared=bool(shared), warm_start=warm_start, seed=int(seed), method_options=method_options or {})
+                shared=bool(shared), warm_start=warm_start, seed=int(seed), method_options=method_options or {},
+                readout=readout, optima=optima, optima_distance=optima_distance, optima_budget=optima_budget)
+        if isinstance(ablation_samples, bool) or not isinstance(ablation_samples, int) or ablation_samples < 0:
+            raise ValueError(f"`ablation_samples` must be a number of validation images >= 0, got {ablation_samples!r}")
+        self.ablation_samples = ablation_samples
         if epochs is not None and every_n_epochs is not None:
             raise ValueError("give either `epochs` or `every_n_epochs`, not both")
         if every_n_epochs is not None and every_n_epochs < 1:
@@ -173,6 +194,7 @@ class MEISearchCallback(Callback):
         self.files: dict[int, dict[str, str]] = {}  # epoch -> layer -> file
         self._unit_lists: dict[str, list[int]] = {}
         self._natural: Tensor | None = None
+        self._labelled: tuple[Tensor, Tensor] | None = None
         self.last_results: dict[str, MEIFile] = {}
 
     # ------------------------------------------------------------------ settings, identity, state
@@ -266,8 +288,9 @@ class MEISearchCallback(Callback):
             for layer in self.layers:
                 objective = LayerObjective(evaluated, layer, self._unit_lists[layer], self.space,
                                            batch_limit=self.batch_limit, center_only=self.center_only,
-                                           precision=self.precision, device=torch.device("cpu"))
-                objective.close()  # the constructor's dry run checked units and image shapes
+                                           precision=self.precision, device=torch.device("cpu"),
+                                           readout=self.settings.readout)
+                objective.close()  # the constructor's dry run checked units, image shapes and the readout
             reset_states(network)
         max_epochs = trainer.max_epochs
         if self.epochs is not None and max_epochs is not None and max_epochs >= 0:
@@ -324,11 +347,18 @@ class MEISearchCallback(Callback):
         with isolated_rng():
             try:
                 if settings.warm_start and self._natural is None:
-                    self._natural = natural_images(trainer, settings.warm_start)
+                    self._natural = validation_images(trainer, settings.warm_start, "warm_start")[0]
+                if self.ablation_samples and self._labelled is None:
+                    images, labels = validation_images(trainer, self.ablation_samples, "ablation_samples")
+                    if labels is None:
+                        raise ValueError("MEISearchCallback(ablation_samples=...) needs labelled validation batches "
+                                         "(images, labels)")
+                    self._labelled = (images, labels)
                 local = search_layers(network, shares, self.space, settings, epoch, self._natural, self.batch_limit,
                                       self.center_only, self.precision, pl_module.device,
                                       progress=None if bar is None else lambda n, what: (bar.update(n),
-                                                                                         bar.set_postfix_str(what)))
+                                                                                         bar.set_postfix_str(what)),
+                                      labelled=self._labelled)
             finally:
                 if bar is not None:
                     bar.close()

@@ -47,6 +47,11 @@ def search(
     model: nn.Module | None = None,
     activation_threshold: float = 0.75,
     confidence_threshold: float = 0.75,
+    readout: str = "rate",
+    optima: int = 1,
+    optima_distance: float | None = None,
+    optima_budget: int | None = None,
+    ablation_samples: int = 0,
     progress: bool = True,
 ) -> None:
     """Search the MEIs of saved network states: every checkpoint x layer x method run.
@@ -76,6 +81,14 @@ def search(
         model: the network (class_path/init_args) when the checkpoints do not record it.
         activation_threshold: activation of a strong MEI.
         confidence_threshold: top-class probability of a confident MEI.
+        readout: rate, or current (spiking layers): ties among equal spike rates broken by the neurons'
+            input current; the logged activation stays the rate.
+        optima: distinct optima per unit and run (each further one costs optima_budget queries).
+        optima_distance: least latent distance between a unit's optima (default: half the median
+            distance between two random stimuli).
+        optima_budget: queries per unit for each further optimum (default: budget).
+        ablation_samples: silence each unit in turn and measure the accuracy it costs on this many
+            labelled validation images of data; 0: off.
         progress: show a progress bar over checkpoints x layers x runs.
     """
     from lightning.pytorch.loggers import TensorBoardLogger
@@ -87,14 +100,18 @@ def search(
     from mango_pl.models.checkpoint import load_classifier
 
     settings = SearchSettings(methods=tuple(methods), repeats=repeats, budget=budget, shared=shared,
-                              warm_start=warm_start, seed=seed, method_options=method_options or {})
+                              warm_start=warm_start, seed=seed, method_options=method_options or {},
+                              readout=readout, optima=optima, optima_distance=optima_distance,
+                              optima_budget=optima_budget)
     thresholds = SelectivityThresholds(activation=activation_threshold, confidence=confidence_threshold)
-    natural = None
+    natural = labelled = None
+    if (warm_start or ablation_samples) and data is None:
+        raise ValueError("--warm_start and --ablation_samples take validation images: give --data (a "
+                         "LightningDataModule)")
     if warm_start:
-        if data is None:
-            raise ValueError("--warm_start needs natural images: give --data (a LightningDataModule) whose "
-                             "validation images are shown")
-        natural = _validation_images(data, warm_start)
+        natural = _validation_images(data, warm_start)[0]
+    if ablation_samples:
+        labelled = _validation_images(data, ablation_samples)
     device = torch.device(device)
     space = space.to(device)
 
@@ -126,7 +143,7 @@ def search(
 
     try:
         done = search_checkpoints(checkpoints, layers, space, output, units, settings, load, natural, thresholds,
-                                  batch_limit, center_only, precision, device, advance, log)
+                                  batch_limit, center_only, precision, device, advance, log, labelled)
     finally:
         if bar is not None:
             bar.close()
@@ -135,19 +152,21 @@ def search(
           f"{sorted(done.files)} are in {output}/meis; see them with: tensorboard --logdir {output}")
 
 
-def _validation_images(data: LightningDataModule, count: int) -> torch.Tensor:
+def _validation_images(data: LightningDataModule, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     data.prepare_data()
     data.setup("validate")
-    images, total = [], 0
+    images, labels, total = [], [], 0
     for batch in data.val_dataloader():
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        images.append(x.float())
-        total += x.shape[0]
+        if not (isinstance(batch, (list, tuple)) and len(batch) > 1):
+            raise ValueError("--data must give labelled validation batches (images, labels)")
+        images.append(batch[0].float())
+        labels.append(batch[1].long())
+        total += batch[0].shape[0]
         if total >= count:
             break
     if total < count:
-        raise ValueError(f"--warm_start {count} needs {count} validation images, the data has {total}")
-    return torch.cat(images)[:count]
+        raise ValueError(f"{count} validation images are needed, the data has {total}")
+    return torch.cat(images)[:count], torch.cat(labels)[:count]
 
 
 def main(argv: Sequence[str]) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -166,3 +168,37 @@ def test_importance_is_measured_saved_and_related_to_the_meis(tmp_path):
     loaded = load_meis(path)
     assert torch.equal(loaded.meis.importance.accuracy, found.importance.accuracy)
     assert torch.equal(loaded.report.importance_drop, report.importance_drop)
+
+
+def test_the_callback_searches_logs_and_saves_optima_graded_readout_and_importance(tmp_path):
+    import lightning.pytorch as pl
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from callbacks import MEISearchCallback
+    from mango_pl.data import DigitsDataModule
+    from mango_pl.lit import ClassifierModule
+    from mango_pl.mei import find_mei_files, load_meis
+    from mango_pl.models import SpikingResNet18
+    from tests.mei_helpers import ASSET_GENERATOR
+
+    pl.seed_everything(0)
+    module = ClassifierModule(model=SpikingResNet18(num_classes=10, in_channels=1, time_steps=2, base_width=4), lr=1e-2)
+    mei = MEISearchCallback(layers=["sn1"], units=3, budget=16, methods=["elite"], repeats=1, optima=2,
+                            readout="current", ablation_samples=32, seed=0, progress=False, precision="float32",
+                            space=GeneratorSpace(checkpoint=ASSET_GENERATOR))
+    logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb")
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=logger, callbacks=[mei],
+                         enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=False,
+                         limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(module, datamodule=DigitsDataModule(image_size=16, channels=1, batch_size=32))
+    saved = load_meis(find_mei_files(Path(logger.log_dir) / "meis")[0])
+    run = saved.meis.runs["elite"]
+    assert run.optima_index.shape == (3, 2, 128) and run.optima_images.shape == (3, 2, 1, 16, 16)
+    assert saved.meis.settings.readout == "current" and saved.meis.settings.optima == 2
+    assert saved.meis.importance.samples == 32 and saved.report.importance_drop.shape == (3,)
+    events = EventAccumulator(logger.log_dir)
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"mei/sn1/optima_spread", "mei/sn1/importance/mean_drop", "mei/sn1/importance/corr_activation"} <= scalars
+    assert "mei/sn1/elite/optima" in events.Tags()["images"]

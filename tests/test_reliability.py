@@ -34,6 +34,9 @@ def _trainer(tmp_path, callbacks, max_epochs=1, **kwargs):
 PAPER_AND_BASELINES = dict(methods=["tt-s", "random", "ng:OnePlusOne"])
 #: the default searcher (3 runs), in population mode, after a warm start on validation images
 DEFAULT_SHARED_WARM = dict(shared=True, warm_start=4)
+#: several optima, the graded readout and unit importance (silencing units on validation images)
+BEYOND_ONE_IMAGE = dict(methods=["elite"], repeats=1, optima=2, optima_budget=6, readout="current",
+                        ablation_samples=8)
 
 
 def _digits_fit(tmp_path, with_search: bool, precision: str, search: dict | None = None):
@@ -56,7 +59,7 @@ def _digits_fit(tmp_path, with_search: bool, precision: str, search: dict | None
 
 
 @pytest.mark.parametrize("precision,search", [("float64", PAPER_AND_BASELINES), ("float32", PAPER_AND_BASELINES),
-                                              ("float32", DEFAULT_SHARED_WARM)])
+                                              ("float32", DEFAULT_SHARED_WARM), ("float32", BEYOND_ONE_IMAGE)])
 def test_seeded_fit_is_bit_identical_with_and_without_the_callback(tmp_path, precision, search):
     weights_without, losses_without = _digits_fit(tmp_path / "without", False, precision)
     weights_with, losses_with = _digits_fit(tmp_path / "with", True, precision, search)

@@ -60,7 +60,7 @@ def search_model(model: nn.Module, layers: Sequence[str], space, units: Units = 
                  settings: SearchSettings | None = None, epoch: int = 0, natural_images: Tensor | None = None,
                  thresholds: SelectivityThresholds | None = None, batch_limit: int = 256, center_only: bool = False,
                  precision: str = "auto", device: torch.device | str | None = None,
-                 progress: Progress | None = None) -> dict[str, MEIFile]:
+                 progress: Progress | None = None, labelled: tuple[Tensor, Tensor] | None = None) -> dict[str, MEIFile]:
     """The MEIs of ``layers`` of any PyTorch model, searched and analysed: ``{layer: MEIFile}``.
 
     Example:
@@ -77,7 +77,7 @@ def search_model(model: nn.Module, layers: Sequence[str], space, units: Units = 
     for layer in layers:
         resolve_layer(model, layer)
     found = search_layers(model, unit_lists(layers, units), space, settings, epoch, natural_images, batch_limit,
-                          center_only, precision, device, progress)
+                          center_only, precision, device, progress, labelled)
     tracker = SpecializationTracker((thresholds or SelectivityThresholds()).activation)
     out = {}
     for layer, meis in found.items():
@@ -125,7 +125,8 @@ def search_checkpoints(checkpoints: Sequence[str | Path], layers: Sequence[str],
                        natural_images: Tensor | None = None, thresholds: SelectivityThresholds | None = None,
                        batch_limit: int = 256, center_only: bool = False, precision: str = "auto",
                        device: torch.device | str | None = None, progress: Progress | None = None,
-                       log: Callable[[MEIFile], None] | None = None) -> CheckpointSearch:
+                       log: Callable[[MEIFile], None] | None = None,
+                       labelled: tuple[Tensor, Tensor] | None = None) -> CheckpointSearch:
     """Search every checkpoint (in epoch order) × layer and write ``<output>/meis/epoch=E/<layer>.pt``.
 
     Args:
@@ -139,6 +140,7 @@ def search_checkpoints(checkpoints: Sequence[str | Path], layers: Sequence[str],
         load: ``path -> (network, epoch)``; default :func:`mango_pl.models.checkpoint.load_classifier`.
         progress: called with the images shown.
         log: called with every layer's result once it is searched (before its file is written).
+        labelled: ``(images, labels)``: also measure each unit's importance (see :func:`search_layers`).
 
     Raises:
         FileNotFoundError: no checkpoint matches.
@@ -158,13 +160,13 @@ def search_checkpoints(checkpoints: Sequence[str | Path], layers: Sequence[str],
         for layer in layers:
             resolve_layer(network, layer)
         series.setdefault(epoch, path)
-    # check units and image shapes on the first state before any search (a one-image dry run)
+    # check units, image shapes and the readout on the first state before any search (a one-image dry run)
     first_network, _ = load(series[min(series)])
     from mango_pl.probe import LayerObjective
 
     for layer, units_of_layer in chosen.items():
         LayerObjective(first_network, layer, units_of_layer, space, batch_limit=batch_limit,
-                       center_only=center_only, precision="float32").close()
+                       center_only=center_only, precision="float32", readout=settings.readout).close()
     root = Path(output) / "meis"
     tracker = SpecializationTracker(thresholds.activation)
     result = CheckpointSearch({}, [], [])
@@ -185,7 +187,7 @@ def search_checkpoints(checkpoints: Sequence[str | Path], layers: Sequence[str],
         for layer, units_of_layer in todo.items():  # one layer at a time: each is written when done
             shown = None if progress is None else (lambda n, what, _e=epoch: progress(n, f"epoch {_e}: {what}"))
             meis = search_layers(network, {layer: units_of_layer}, space, settings, epoch, natural_images,
-                                 batch_limit, center_only, precision, device, shown)[layer]
+                                 batch_limit, center_only, precision, device, shown, labelled)[layer]
             report = analyse(meis, thresholds)
             found = MEIFile(meis, report, tracker.update(report))
             if log is not None:
