@@ -17,12 +17,7 @@ from mango_pl.stimuli import GeneratorSpace
 from tests.mei_helpers import PlantedGenerator
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---------------------------------------------------------------- several optima

@@ -17,12 +17,7 @@ from tests.loop_helpers import journal_without_times, loop, simulated_config
 CRASH_BUDGET = 60  # three batches of 20
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_simulated_session_beats_as_many_random_stimuli(tmp_path):

@@ -15,7 +15,7 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-import mango_pl.mei.files as isolation
+import mango_pl.mei.files as mei_files
 from callbacks import MEISearchCallback
 from mango_pl.stimuli import GeneratorSpace
 from tests.mei_helpers import ASSET_GENERATOR, LossRecorder, PlainClassifier, PlantedGenerator, planted_loader
@@ -125,18 +125,18 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 
 def test_mei_file_write_is_atomic(tmp_path, monkeypatch):
-    def crash_mid_write(obj, handle):
-        handle.write(b"half a file")
+    def crash_mid_write(obj, file):
+        Path(file).write_bytes(b"half a file")
         raise OSError("disk died")
 
-    monkeypatch.setattr(isolation.torch, "save", crash_mid_write)
+    monkeypatch.setattr(mei_files.torch, "save", crash_mid_write)
     target = tmp_path / "meis" / "layer.pt"
     with pytest.raises(OSError, match="disk died"):
-        isolation.atomic_save({"x": 1}, target)
+        mei_files.atomic_save({"x": 1}, target)
     assert not target.exists() and list(target.parent.iterdir()) == []
     monkeypatch.undo()
     target.write_bytes(b"the user's file")
-    written = isolation.atomic_save({"x": 2}, target)
+    written = mei_files.atomic_save({"x": 2}, target)
     assert target.read_bytes() == b"the user's file" and written.name == "layer-v1.pt"  # never overwritten
     assert torch.load(written)["x"] == 2
 

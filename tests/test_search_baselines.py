@@ -7,33 +7,12 @@ import pytest
 import torch
 
 from mango_pl.search import make_searcher, maximize
+from tests.search_helpers import Counted, planted
 
 BASELINES = ["ga", "cma"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class Planted:
-    """``-(index - target).abs().sum(-1)`` per problem; counts evaluations per problem."""
-
-    def __init__(self, target: torch.Tensor):
-        self.target = target
-        self.evaluations = torch.zeros(target.shape[0], dtype=torch.long)
-
-    def __call__(self, index: torch.Tensor) -> torch.Tensor:
-        assert index.dtype == torch.long and index.min() >= 0
-        self.evaluations += index.shape[1]
-        return -(index - self.target[:, None]).abs().sum(-1).double()
-
-
-def planted(problems: int, d: int, n: int, seed: int) -> Planted:
-    return Planted(torch.randint(0, n, (problems, d), generator=torch.Generator().manual_seed(seed)))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("method,options", [("ga", {}), ("ga", {"population": 10, "conserve": 3}),
@@ -76,7 +55,7 @@ def test_problems_in_a_batch_are_independent(method):
     """Problem 1 alone with seed [s] equals problem 1 of a batch of 3 with seeds [a, s, b]."""
     objective = planted(3, 6, 8, seed=5)
     batch = maximize(objective, method, d=6, n=8, budget=90, problems=3, seed=[12, 5, 40])
-    alone = maximize(Planted(objective.target[1:2]), method, d=6, n=8, budget=90, problems=1, seed=[5])
+    alone = maximize(Counted(objective.target[1:2]), method, d=6, n=8, budget=90, problems=1, seed=[5])
     assert torch.equal(alone.history[0], batch.history[1])
 
 

@@ -11,13 +11,7 @@ from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.seeding import ProblemGenerators
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensor ops run fastest (and most predictably) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def l1_objective(target: torch.Tensor):

@@ -32,12 +32,7 @@ MODEL_ARGS = ["--model.class_path", "mango_pl.models.SpikingResNet18", "--model.
               "--model.init_args.base_width", "4"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _fit(root: Path, epochs: int = 3, callbacks=(), logger=None, ckpt_path=None, checkpoint_kwargs=None,

@@ -11,12 +11,7 @@ from mango_pl.search.archive import EliteArchive
 from mango_pl.search.noise import MultiplicativeNoise, NoisyObjective, PoissonNoise, noise_model
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def planted_target(problems: int, d: int, n: int, seed: int) -> torch.Tensor:

@@ -8,39 +8,13 @@ import pytest
 import torch
 
 from mango_pl.search import maximize
+from tests.search_helpers import Counted, planted
 
 ALL_METHODS = ["elite", "ga", "cma", "protes", "tt", "tt-s", "tt-b", "protes-ref", "ttopt", "random", "ng:Portfolio", "ng:CMA",
                "ng:DE", "ng:OnePlusOne", "ng:NoisyBandit", "ng:SPSA", "ng:NGOpt"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class Counted:
-    """The negative L1 distance to a planted target per problem; counts evaluations per problem."""
-
-    def __init__(self, target: torch.Tensor):
-        self.target = target
-        self.evaluations = torch.zeros(target.shape[0], dtype=torch.long)
-
-    def __call__(self, index: torch.Tensor) -> torch.Tensor:
-        assert index.dtype == torch.long and index.min() >= 0
-        self.evaluations += index.shape[1]
-        return -(index - self.target[:, None]).abs().sum(-1).double()
-
-    def grid_mean(self, n: int) -> torch.Tensor:
-        """Mean of the objective over the whole grid, per problem."""
-        values = torch.arange(n)
-        return -(values - self.target[..., None]).abs().double().mean(-1).sum(-1)
-
-
-def planted(problems: int, d: int, n: int, seed: int) -> Counted:
-    return Counted(torch.randint(0, n, (problems, d), generator=torch.Generator().manual_seed(seed)))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(objective, method, **kwargs):

@@ -16,12 +16,7 @@ from mango_pl.search.tt_distribution import (Adam, initial_cores, interfaces, lo
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def reference_cores(d: int, n: int, r: int, seed: int, shift: float):

@@ -20,12 +20,7 @@ from tests.mei_helpers import ASSET_GENERATOR
 ASSET_VQVAE = "mango_pl/assets/digits_vqvae.pt"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("checkpoint", [ASSET_VQVAE, ASSET_GENERATOR])

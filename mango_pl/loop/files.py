@@ -9,12 +9,9 @@ nothing), and is an error when it holds anything else (nothing existing is overw
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
+from mango_pl.atomic_files import write_atomically
 
 def fsync_directory(path: Path) -> None:
     """``fsync`` a directory, so that files created or renamed in it survive a crash."""
@@ -47,7 +44,7 @@ def write_new_file(path: Path, data: bytes, durable: bool = True) -> bool:
         FileExistsError: ``path`` exists with other content (it is left as it is).
     """
     path = Path(path)
-    if not path.exists() and _write_atomically(path, data, durable, overwrite=False):
+    if not path.exists() and write_atomically(path, data, durable, overwrite=False):
         return True
     if path.is_file() and path.read_bytes() == data:
         return False
@@ -69,33 +66,4 @@ def set_aside(path: Path) -> Path:
 def replace_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, replacing it: only for views a command regenerates
     (``status.txt``, ``status.png``), never for records or the user's files."""
-    _write_atomically(Path(path), data, durable=True, overwrite=True)
-
-
-def _write_atomically(path: Path, data: bytes, durable: bool, overwrite: bool) -> bool:
-    """Write to a temporary file of its own beside ``path`` (optionally fsync-ed), then move it into place:
-    renamed over ``path`` (``overwrite``), or linked to it only if ``path`` does not exist (returns ``False`` then)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # the permissions of a file made with open(), not mkstemp's 0600
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(temporary, path)
-            return True
-        try:
-            os.link(temporary, path)  # atomic, and never over an existing file
-        except FileExistsError:
-            return False
-        except OSError:  # a file system without hard links: check, then rename
-            if path.exists():
-                return False
-            os.replace(temporary, path)
-        return True
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    write_atomically(Path(path), data, durable=True, overwrite=True)

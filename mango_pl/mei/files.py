@@ -12,14 +12,13 @@ never overwritten) and read by :func:`load_meis` into typed objects. Files writt
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from mango_pl.atomic_files import write_atomically
 from mango_pl.mei.results import LayerMEIs, LayerReport, RunMEIs, SearchSettings, Tracking
 from mango_pl.probe.ablation import UnitImportance
 
@@ -43,30 +42,19 @@ def mei_path(root: str | Path, epoch: int, layer: str) -> Path:
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place.
+    """``torch.save`` to a temporary file beside ``path``, then move it into place
+    (:func:`mango_pl.atomic_files.write_atomically`).
 
     A crash mid-write leaves at most a ``.tmp`` file, never a half file under the final name.
     An existing file is never overwritten: the new one gets a ``-v1``, ``-v2``... suffix.
     Returns the path written.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    final = path
     version = 0
-    while final.exists():
+    final = path
+    while not write_atomically(final, lambda temporary: torch.save(obj, temporary), overwrite=False):
         version += 1
         final = path.with_name(f"{path.stem}-v{version}{path.suffix}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return final
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from mango_pl.atomic_files import write_atomically as atomic_write
 
 from mango_pl.report.errors import ReportError
 
@@ -37,16 +38,7 @@ def check_output(output: Path, overwrite: bool) -> None:
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """``write(temporary path)`` beside ``path``, then rename it into place: never a half file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, write, durable=False, overwrite=True)
     return path
 
 
