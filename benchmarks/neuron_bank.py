@@ -265,6 +265,26 @@ def run_all(jobs: list[Job], settings: dict, workers: int) -> list[dict]:
     return records
 
 
+def cached_records(jobs: list[Job], settings: dict) -> list[dict]:
+    """The newest cached result of every planned job whatever the code version that made it
+    (``--report-only``: tables from what is cached, nothing recomputed); jobs never run are missing."""
+    wanted = {job.label for job in jobs}
+    newest: dict[str, tuple[float, dict]] = {}
+    for path in (Path(settings["cache"]) / "results").glob("*.json"):
+        record = json.loads(path.read_text())
+        job = Job(*(record[f] for f in ("grid", "network", "layer", "method", "noise", "seed")), record.get("mode", "units"))
+        if job.label not in wanted or record["budgets"] != (settings["budgets"] if job.mode != "shared" else record["budgets"]):
+            continue
+        if job.mode == "units" and len(record["units"]) != settings["units"] + sum(record["silent"]):
+            continue
+        mtime = path.stat().st_mtime
+        if job.label not in newest or mtime > newest[job.label][0]:
+            newest[job.label] = (mtime, record)
+    missing = len(wanted) - len(newest)
+    print(f"{len(newest)} of {len(wanted)} planned jobs found in the cache" + (f" ({missing} missing)" if missing else ""))
+    return [record for _, record in newest.values()]
+
+
 def _collect(outputs, paths: dict, total: int, started: float) -> list[dict]:
     records = []
     for i, record in enumerate(outputs, 1):
@@ -300,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--population", action="store_true",
                         help="also the population benchmark: every unit of two 64-unit layers, searched one by one "
                              "(2,000 queries each) and on 20,000 shared stimuli")
+    parser.add_argument("--report-only", action="store_true",
+                        help="make the tables from the cached results of the planned jobs, whatever code version made "
+                             "them (nothing is searched)")
     parser.add_argument("--quick", action="store_true",
                         help="2 units per layer, no silent units, 500 queries, one seed, no noise and sigma=0.5")
     args = parser.parse_args(argv)
@@ -316,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
         for network in args.networks:
             for layer in bank.NETWORKS[network].layers:
                 bank.select_units(args.cache, network, layer, grid, args.units, args.silent)
-    records = run_all(plan(args), settings, args.workers)
+    jobs = plan(args)
+    records = cached_records(jobs, settings) if args.report_only else run_all(jobs, settings, args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
     text = report.write_report(records, args.default, settings["budgets"], accuracy, args.out)
     print(text)

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.search.base import Searcher
+from mango_pl.search.protes_torch import check_protes_options
 from mango_pl.search.qtt import qtt_bits, qtt_decode
 from mango_pl.search.seeding import Seeds, seed_int
 
@@ -86,15 +87,7 @@ class ProtesRefSearcher(Searcher):
                  k: int = 100, k_top: int = 10, k_gd: int = 1, lr: float = 5e-2, r: int = 5,
                  qtt: bool = False):
         super().__init__(d, n, problems, seed, device, budget)
-        k = check_positive_int("k", k)
-        k_top = check_positive_int("k_top", k_top)
-        if k_top > k:
-            raise ValueError(f"option k_top={k_top} must not exceed k={k} (the samples per step)")
-        k_gd = check_positive_int("k_gd", k_gd)
-        lr = check_positive_float("lr", lr)
-        r = check_positive_int("r", r)
-        if not isinstance(qtt, bool):
-            raise TypeError(f"option qtt must be True or False, got {qtt!r}")
+        k, k_top, k_gd, lr, r, qtt = check_protes_options(k, k_top, k_gd, lr, r, qtt)
         self.options = dict(k=k, k_top=k_top, k_gd=k_gd, lr=lr, r=r, qtt=qtt)
         self.k, self.k_top, self.k_gd, self.qtt = k, k_top, k_gd, qtt
         self.modes, self.mode_size = (d * qtt_bits(n), 2) if qtt else (d, n)

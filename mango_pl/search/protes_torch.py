@@ -13,6 +13,21 @@ from mango_pl.search.tt_distribution import Adam, initial_cores, interfaces, los
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
+def check_protes_options(k: int, k_top: int, k_gd: int, lr: float, r: int, qtt: bool) -> tuple:
+    """PROTES's options checked (both the torch and the reference searcher take them):
+    ``(k, k_top, k_gd, lr, r, qtt)``, or an error naming the option and its valid values."""
+    k = check_positive_int("k", k)
+    k_top = check_positive_int("k_top", k_top)
+    if k_top > k:
+        raise ValueError(f"option k_top={k_top} must not exceed k={k} (the samples per step)")
+    k_gd = check_positive_int("k_gd", k_gd)
+    lr = check_positive_float("lr", lr)
+    r = check_positive_int("r", r)
+    if not isinstance(qtt, bool):
+        raise TypeError(f"option qtt must be True or False, got {qtt!r}")
+    return k, k_top, k_gd, lr, r, qtt
+
+
 class ProtesSearcher(Searcher):
     """PROTES (Batsheva et al., NeurIPS 2023): sample from a TT probability tensor, raise the
     likelihood of the best samples with Adam. Same math as the ``protes`` package (which minimizes;
@@ -49,15 +64,7 @@ class ProtesSearcher(Searcher):
                  k: int = 100, k_top: int = 10, k_gd: int = 1, lr: float = 5e-2, r: int = 5,
                  qtt: bool = False, dtype: str = "float32"):
         super().__init__(d, n, problems, seed, device, budget)
-        k = check_positive_int("k", k)
-        k_top = check_positive_int("k_top", k_top)
-        if k_top > k:
-            raise ValueError(f"option k_top={k_top} must not exceed k={k} (the samples per step)")
-        k_gd = check_positive_int("k_gd", k_gd)
-        lr = check_positive_float("lr", lr)
-        r = check_positive_int("r", r)
-        if not isinstance(qtt, bool):
-            raise TypeError(f"option qtt must be True or False, got {qtt!r}")
+        k, k_top, k_gd, lr, r, qtt = check_protes_options(k, k_top, k_gd, lr, r, qtt)
         if dtype not in _DTYPES:
             raise ValueError(f"option dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
         self.options = dict(k=k, k_top=k_top, k_gd=k_gd, lr=lr, r=r, qtt=qtt, dtype=dtype)
