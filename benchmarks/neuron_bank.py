@@ -243,14 +243,20 @@ def plan(args: argparse.Namespace) -> list[Job]:
     return sorted(jobs, key=lambda j: (j.grid != "sngan", not j.method.startswith("ng:"), j.method))
 
 
-def run_all(jobs: list[Job], settings: dict, workers: int) -> list[dict]:
+def run_all(jobs: list[Job], settings: dict, workers: int, reuse_any_version: bool = False) -> list[dict]:
     results_dir = Path(settings["cache"]) / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
+    reusable = newest_cached(jobs, settings) if reuse_any_version else {}
     done, todo = [], []
     for job in jobs:
         path = results_dir / f"{job_key(job, settings)}.json"
-        (done if path.exists() else todo).append((job, path))
-    records = [json.loads(path.read_text()) for _, path in done]
+        if path.exists():
+            done.append(json.loads(path.read_text()))
+        elif job.label in reusable:
+            done.append(reusable[job.label])
+        else:
+            todo.append((job, path))
+    records = done
     print(f"{len(jobs)} jobs: {len(done)} cached, {len(todo)} to run on {workers} worker(s)", flush=True)
     started = time.perf_counter()
     paths = {job: path for job, path in todo}
@@ -265,9 +271,9 @@ def run_all(jobs: list[Job], settings: dict, workers: int) -> list[dict]:
     return records
 
 
-def cached_records(jobs: list[Job], settings: dict) -> list[dict]:
-    """The newest cached result of every planned job whatever the code version that made it
-    (``--report-only``: tables from what is cached, nothing recomputed); jobs never run are missing."""
+def newest_cached(jobs: list[Job], settings: dict) -> dict[str, dict]:
+    """The newest cached result of each planned job, by job label, whatever the code version that
+    made it; jobs never run are absent."""
     wanted = {job.label for job in jobs}
     newest: dict[str, tuple[float, dict]] = {}
     for path in (Path(settings["cache"]) / "results").glob("*.json"):
@@ -280,9 +286,15 @@ def cached_records(jobs: list[Job], settings: dict) -> list[dict]:
         mtime = path.stat().st_mtime
         if job.label not in newest or mtime > newest[job.label][0]:
             newest[job.label] = (mtime, record)
-    missing = len(wanted) - len(newest)
-    print(f"{len(newest)} of {len(wanted)} planned jobs found in the cache" + (f" ({missing} missing)" if missing else ""))
-    return [record for _, record in newest.values()]
+    return {label: record for label, (_, record) in newest.items()}
+
+
+def cached_records(jobs: list[Job], settings: dict) -> list[dict]:
+    """``--report-only``: the tables from what is cached (any code version), nothing recomputed."""
+    newest = newest_cached(jobs, settings)
+    missing = len({job.label for job in jobs}) - len(newest)
+    print(f"{len(newest)} of {len(jobs)} planned jobs found in the cache" + (f" ({missing} missing)" if missing else ""))
+    return list(newest.values())
 
 
 def _collect(outputs, paths: dict, total: int, started: float) -> list[dict]:
@@ -323,6 +335,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-only", action="store_true",
                         help="make the tables from the cached results of the planned jobs, whatever code version made "
                              "them (nothing is searched)")
+    parser.add_argument("--reuse-any-version", action="store_true",
+                        help="search only the planned jobs with no cached result of any code version (finish a run "
+                             "after a change that does not alter a method's behaviour)")
     parser.add_argument("--quick", action="store_true",
                         help="2 units per layer, no silent units, 500 queries, one seed, no noise and sigma=0.5")
     args = parser.parse_args(argv)
@@ -340,7 +355,8 @@ def main(argv: list[str] | None = None) -> None:
             for layer in bank.NETWORKS[network].layers:
                 bank.select_units(args.cache, network, layer, grid, args.units, args.silent)
     jobs = plan(args)
-    records = cached_records(jobs, settings) if args.report_only else run_all(jobs, settings, args.workers)
+    records = cached_records(jobs, settings) if args.report_only else run_all(jobs, settings, args.workers,
+                                                                               args.reuse_any_version)
     args.out.mkdir(parents=True, exist_ok=True)
     text = report.write_report(records, args.default, settings["budgets"], accuracy, args.out)
     print(text)
