@@ -220,7 +220,8 @@ def plot(table: dict, methods: list[str], grids: list[str], noises: list[str], b
             ax.set_xlabel("queries per unit (log)")
             ax.set_ylabel("normalized score")
             ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fullest = max(axes.flat, key=lambda ax: len(ax.get_lines()))  # the panel where every method ran
+    fullest.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
