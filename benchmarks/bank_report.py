@@ -216,13 +216,15 @@ def plot(table: dict, methods: list[str], grids: list[str], noises: list[str], b
                 ax.plot(budgets, mean, marker="o", ms=3, label=m, **style)
                 ax.fill_between(budgets, mean - half, mean + half, color=style["color"], alpha=0.12)
             ax.set_xscale("log")
+            ax.set_xticks(budgets, [str(b) for b in budgets])
+            ax.minorticks_off()
             ax.set_title(f"{grid} grid, noise {noise}", fontsize=10)
             ax.set_xlabel("queries per unit (log)")
             ax.set_ylabel("normalized score")
             ax.grid(alpha=0.3)
     fullest = max(axes.flat, key=lambda ax: len(ax.get_lines()))  # the panel where every method ran
-    fullest.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    fig.legend(*fullest.get_legend_handles_labels(), loc="center right", fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
