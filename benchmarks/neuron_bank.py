@@ -225,6 +225,8 @@ def plan(args: argparse.Namespace) -> list[Job]:
     for grid in args.grids:
         for network in args.networks:
             for layer in bank.NETWORKS[network].layers:
+                if args.layers and f"{network}/{layer}" not in args.layers:
+                    continue
                 for method in args.methods:
                     if split_method(method)[0] in ORDINAL_ONLY and grid != "sngan":
                         continue
@@ -237,7 +239,7 @@ def plan(args: argparse.Namespace) -> list[Job]:
     if args.population:
         for grid in args.grids:
             for network, layer in POPULATION_LAYERS:
-                if network in args.networks:
+                if network in args.networks and (not args.layers or f"{network}/{layer}" in args.layers):
                     jobs += [Job(grid, network, layer, args.default, "none", 0, mode) for mode in ("layer", "shared")]
     # the costliest first (SN-GAN decodes are ~6x dearer; Nevergrad's Python overhead), for balance
     return sorted(jobs, key=lambda j: (j.grid != "sngan", not j.method.startswith("ng:"), j.method))
@@ -317,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--default", default=DEFAULT_METHOD, help="the method the win rates are for")
     parser.add_argument("--grids", nargs="+", default=list(bank.GRIDS), choices=list(bank.GRIDS))
     parser.add_argument("--networks", nargs="+", default=list(bank.NETWORKS), choices=list(bank.NETWORKS))
+    parser.add_argument("--layers", nargs="+", metavar="NETWORK/LAYER",
+                        help="only these layers of the bank (e.g. units held out while a method was tuned)")
     parser.add_argument("--noise", nargs="+", default=NOISES)
     parser.add_argument("--budget", type=int, default=2000)
     parser.add_argument("--units", type=int, default=6, help="responsive units per layer and grid")
@@ -347,6 +351,10 @@ def main(argv: list[str] | None = None) -> None:
             args.noise = ["none", "mult0.5"]
     for method in args.methods:
         _resolve(split_method(method)[0])
+    known = [f"{network}/{layer}" for network in args.networks for layer in bank.NETWORKS[network].layers]
+    unknown = sorted(set(args.layers or []) - set(known))
+    if unknown:
+        parser.error(f"unknown layers {unknown}: choose among {known}")
     settings = {"cache": str(args.cache), "units": args.units, "silent": args.silent, "budget": args.budget,
                 "budgets": [b for b in BUDGETS if b <= args.budget]}
     accuracy = bank.ensure_networks(args.cache, args.networks)
