@@ -62,6 +62,23 @@ def test_problems_in_a_batch_stay_independent():
         assert torch.equal(alone.history[0], batch.history[p])
 
 
+def test_a_unit_silent_on_everything_shown_keeps_searching_at_random():
+    """A sparse unit responds only where the first 3 of 12 coordinates are 0 (1 stimulus in 512):
+    while every response is 0 there is nothing to climb, and changing a few coordinates of
+    arbitrary silent points would explore a small neighbourhood; the default searcher must wake it
+    about as often as random search does, and then climb."""
+    problems = 24
+
+    def sparse(index):
+        awake = (index[..., :3] == 0).all(-1)
+        return torch.where(awake, 1.0 + (index[..., 3:] == 1).double().mean(-1), torch.zeros(index.shape[:2]))
+
+    result = maximize(sparse, "elite", d=12, n=8, budget=1200, problems=problems, seed=0)
+    uniform = maximize(sparse, "random", d=12, n=8, budget=1200, problems=problems, seed=0)
+    assert (result.best_value > 0).sum() >= (uniform.best_value > 0).sum() - 2
+    assert result.best_value.mean() > uniform.best_value.mean() + 0.3  # woken, it climbs (top: 2)
+
+
 def test_population_mode_scores_each_stimulus_once_and_tells_every_unit():
     """8 units share 600 stimuli: the objective sees each stimulus once (responses of all units at
     once), every unit's history is its column of every response, and every unit learns from the

@@ -39,6 +39,9 @@ take turns proposing children, least recently served first, and problems that ha
 to anything propose nothing, so silent units do not eat the budget (a tenth of the stimuli stay
 random while any problem is silent).
 
+A problem whose responses have all been equal so far (a unit silent on everything it was shown)
+has nothing to climb, so it keeps drawing uniformly random points until something responds.
+
 Start points (``suggest``, e.g. a natural-image warm start) are proposed before the first
 random points.
 """
@@ -145,8 +148,8 @@ class EliteSearcher(Searcher):
         self._direction_origin: Tensor | None = None  # [P, d] where it was fitted
         self._direction_age = torch.zeros(P, dtype=torch.long, device=self.device)
         self.last_served = torch.zeros(P, dtype=torch.float64, device=self.device)
-        self._low = torch.full((P,), math.inf, dtype=torch.float64, device=self.device)  # population mode:
-        self._high = torch.full((P,), -math.inf, dtype=torch.float64, device=self.device)  # response range
+        self._low = torch.full((P,), math.inf, dtype=torch.float64, device=self.device)  # the range of
+        self._high = torch.full((P,), -math.inf, dtype=torch.float64, device=self.device)  # responses so far
         self._pending: dict[str, Tensor] | None = None
         self._start: Tensor | None = None  # start points still to propose: [P, M, d] (population: [M, d])
         first = self.seeds[0]  # population mode's random stimuli: a stream of their own
@@ -355,8 +358,19 @@ class EliteSearcher(Searcher):
         count = self._retest_count(K)
         retest = torch.arange(K, device=self.device)[None, :] < count[:, None]  # [P, K]
         index = torch.where(retest.unsqueeze(-1), self._retests(K), born["index"])
-        self._pending = {**born, "child": ~retest}
+        child = ~retest
+        # a problem whose every response so far is equal (a unit silent on all it was shown) has
+        # nothing to climb: changing a few coordinates of arbitrary points explores less than
+        # uniformly random points, so it keeps drawing those until something responds
+        flat = (self._high <= self._low).nonzero().flatten()
+        if flat.numel():
+            index[flat] = self._random_rows(K, flat)
+            child[flat] = False
+        self._pending = {**born, "child": child}
         return index
+
+    def _random_rows(self, K: int, rows: Tensor) -> Tensor:
+        return self._rng.integers(self.n, K, self.d, rows=rows.tolist())
 
     def _learn(self, values: Tensor, pending: dict[str, Tensor]) -> None:
         """Adapt the mutation count, step sizes and kinds of change from the children's success."""
@@ -416,6 +430,8 @@ class EliteSearcher(Searcher):
             self._learn(values, pending)
         self.elites.add(index, values)
         self._remember(index, values)
+        self._low = torch.minimum(self._low, values.min(1).values)
+        self._high = torch.maximum(self._high, values.max(1).values)
         self.told += index.shape[1]
 
     # -- population mode -----------------------------------------------------------------------

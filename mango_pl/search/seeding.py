@@ -106,7 +106,9 @@ class ProblemGenerators:
         draws = np.stack([g.standard_normal(shape) for g in self.generators])
         return torch.from_numpy(draws).to(self.device)
 
-    def integers(self, high: int, *shape: int) -> Tensor:
-        """The next ``[P, *shape]`` integers uniform in ``0 .. high-1``."""
-        draws = np.stack([g.integers(0, high, size=shape, dtype=np.int64) for g in self.generators])
+    def integers(self, high: int, *shape: int, rows: Sequence[int] | None = None) -> Tensor:
+        """The next ``[P, *shape]`` integers uniform in ``0 .. high-1`` (``rows``: only those problems
+        draw, ``[len(rows), *shape]``; the others' streams are left where they are)."""
+        generators = self.generators if rows is None else [self.generators[r] for r in rows]
+        draws = np.stack([g.integers(0, high, size=shape, dtype=np.int64) for g in generators])
         return torch.from_numpy(draws).to(self.device)
