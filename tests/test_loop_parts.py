@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -225,25 +224,34 @@ def test_run_watch_takes_the_rigs_files_until_the_budget_is_spent(tmp_path):
     folder = tmp_path / "session"
     Session.create(folder, write_config(tmp_path, budget=12)).close()
     inbox = tmp_path / "rig"
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-m", "mango_pl.loop", "run", str(folder), "--watch", "--inbox",
                                 str(inbox), "--poll", "0.1", "--timeout", "120"], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+
+    def read_until(text: str) -> None:
+        """Read the run's progress lines until one holds ``text`` (it prints one line per event)."""
+        for line in process.stdout:
+            seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"the run ended before printing {text!r}: {''.join(seen)}")
+
     try:
         for number in range(2):
+            read_until(f"batch {number}: ")  # asked: its manifest is written and the run waits for responses
             manifest = folder / "batches" / f"batch_{number:04d}" / "manifest.json"
-            deadline = time.monotonic() + 120
-            while not manifest.exists() and process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.1)
             ids = [row["stimulus_id"] for row in json.loads(manifest.read_text())["presentations"]]
             if number == 0:  # a bad file first: reported, left alone, and the run waits for a corrected one
                 write_responses(inbox / "bad.csv", [(ids[0], 0, -1)])
                 os.replace(inbox / "bad.csv", inbox / f"responses_{number:04d}.csv")
-                time.sleep(0.5)
+                read_until("not a spike count")
             rows = [(sid, cell, 1 + cell) for sid in ids for cell in range(3)]
             write_responses(inbox / "next.csv", rows)
             os.replace(inbox / "next.csv", inbox / f"responses_{number:04d}.csv")  # dropped whole
-        out, err = process.communicate(timeout=120)
+        rest, err = process.communicate()
+        out = "".join(seen) + rest
     finally:
         process.kill()
     assert process.returncode == 0, err

@@ -99,8 +99,7 @@ def test_killed_search_reruns_only_the_unfinished_layer(tmp_path):
             "--progress", "false", *SPACE_ARGS, *MODEL_ARGS]
     process = subprocess.Popen(args, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while not find_mei_files(out) and time.time() < deadline and process.poll() is None:
+    while not find_mei_files(out) and process.poll() is None:  # killed as soon as its first layer is written
         time.sleep(0.05)
     process.kill()
     process.communicate()
