@@ -174,7 +174,7 @@ class Searcher(ABC):
 
     def _suggest(self, index: Tensor) -> None:
         """Queue checked start points ``[P, M, d]`` (methods with ``supports_start``)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} sets supports_start but does not define _suggest()")
 
     def recommend(self) -> tuple[Tensor, Tensor] | None:
         """The method's own choice of each problem's best point so far, ``(index [P, d], value [P])``.
@@ -193,11 +193,11 @@ class Searcher(ABC):
 
     def _ask_shared(self) -> Tensor:
         """Return ``LongTensor[N, d]`` on ``self.device`` (methods with ``supports_shared``)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} sets supports_shared but does not define _ask_shared()")
 
     def _tell_shared(self, index: Tensor, values: Tensor) -> None:
         """Take checked values ``float64[N', P]`` of ``index[N', d]`` (methods with ``supports_shared``)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} sets supports_shared but does not define _tell_shared()")
 
     def tell(self, index: Tensor, values: Tensor) -> None:
         """Report the values ``[P, K']`` of the points ``index[P, K', d]`` of the last ``ask()``.
