@@ -326,8 +326,9 @@ class EliteSearcher(Searcher):
 
     # -- ask / tell ----------------------------------------------------------------------------
 
-    def _random(self, K: int) -> Tensor:
-        return self._rng.integers(self.n, K, self.d)
+    def _random(self, K: int, rows: Tensor | None = None) -> Tensor:
+        """``K`` uniformly random points per problem (``rows``: those problems only; others' streams untouched)."""
+        return self._rng.integers(self.n, K, self.d, rows=None if rows is None else rows.tolist())
 
     def _suggest(self, index: Tensor) -> None:
         self._start = index if self._start is None else torch.cat([self._start, index], 1)
@@ -364,13 +365,10 @@ class EliteSearcher(Searcher):
         # uniformly random points, so it keeps drawing those until something responds
         flat = (self._high <= self._low).nonzero().flatten()
         if flat.numel():
-            index[flat] = self._random_rows(K, flat)
+            index[flat] = self._random(K, flat)
             child[flat] = False
         self._pending = {**born, "child": child}
         return index
-
-    def _random_rows(self, K: int, rows: Tensor) -> Tensor:
-        return self._rng.integers(self.n, K, self.d, rows=rows.tolist())
 
     def _learn(self, values: Tensor, pending: dict[str, Tensor]) -> None:
         """Adapt the mutation count, step sizes and kinds of change from the children's success."""
