@@ -142,6 +142,10 @@ class Session:
         self._space: StimulusSpace | None = None
         self._lock: int | None = None
         self._stale = False  # an ask or tell failed between changing the searcher and its commit
+        if self.searcher.uses_features:  # a searcher that models the cells' responses on what the
+            features = self.space.grid_features()  # stimuli mean needs the space, even to replay
+            if features is not None:
+                self.searcher.use_features(features)
 
     # -- creating and opening --------------------------------------------------------------------
 

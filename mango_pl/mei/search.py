@@ -108,6 +108,7 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
                               seed=unit_seeds(settings.seed, epoch, layer, units, repeat), device=objective.device,
                               progress=advance, shared=settings.shared,
                               start=None if warm is None else warm.start, max_steps=settings.max_steps,
+                              features=space.grid_features(),
                               **dict(settings.method_options.get(method, {})))
             history = result.history.cpu().float()
             if warm is not None:  # the natural images were the first queries
@@ -171,7 +172,7 @@ def _more_optima(run: RunMEIs, objective: LayerObjective, per_unit: Callable[[Te
 
         result = maximize(away, run.method, d, space.grid.n, budget, problems=P,
                           seed=unit_seeds(settings.seed, epoch, layer, units, repeat, part), device=objective.device,
-                          progress=advance, max_steps=settings.max_steps,
+                          progress=advance, max_steps=settings.max_steps, features=space.grid_features(),
                           **dict(settings.method_options.get(run.method, {})))
         found.append(result.best_index)
     index = torch.stack(found, 1)  # [P, k, d]

@@ -6,6 +6,7 @@ from torch import Tensor, nn
 
 from mango_pl.models.normalization import check_images
 from mango_pl.models.vector_quantizer import EMAVectorQuantizer
+from mango_pl.search.features import GridFeatures
 from mango_pl.stimuli.grid import Grid
 
 
@@ -124,6 +125,11 @@ class VQVAE(nn.Module):
         self._grid.check_index(index)
         codes = self.quantizer.lookup(index.reshape(-1, self.latent_positions).to(self.quantizer.codebook.device))
         return codes.reshape(index.reshape(-1, self.latent_positions).shape[0], -1)
+
+    def grid_features(self) -> GridFeatures:
+        """What each code number stands for: the codebook, ``[num_codes, code_dim]`` (the same table
+        at every position), for searchers that model a unit's response on it."""
+        return GridFeatures(self.quantizer.codebook.detach().double(), "vqvae codebook")
 
     def decode(self, index: Tensor) -> Tensor:
         """Code indices ``LongTensor[..., latent_positions]`` (any device; e.g. ``[N, 64]``) -> images

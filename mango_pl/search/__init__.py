@@ -7,6 +7,7 @@ One ask/tell interface (``Searcher``) for every method, batched over ``P`` indep
 from mango_pl.search.base import Searcher
 from mango_pl.search.random_searcher import RandomSearcher
 from mango_pl.search.driver import Checkpoint, SearchResult, maximize
+from mango_pl.search.features import GridFeatures
 from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.registry import (DEFAULT_METHOD, available_methods, make_searcher, method_options,
                                       register_method, shared_methods, start_methods)
@@ -15,6 +16,7 @@ from mango_pl.search.seeding import problem_seeds
 __all__ = [
     "DEFAULT_METHOD",
     "Checkpoint",
+    "GridFeatures",
     "RandomSearcher",
     "SearchResult",
     "Searcher",

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mango_pl.search.features import GridFeatures
 from mango_pl.search.seeding import Seeds, problem_seeds
 
 
@@ -80,6 +81,9 @@ class Searcher(ABC):
     supports_shared: bool = False
     #: whether the method takes start points (``suggest``), e.g. from a natural-image warm start
     supports_start: bool = False
+    #: whether the method models the response on what grid points mean (``use_features``); the
+    #: others see the grid as integers and are not given the features
+    uses_features: bool = False
 
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None):
@@ -97,6 +101,31 @@ class Searcher(ABC):
         self.options: dict[str, Any] = {}
         self._asked: Tensor | None = None
         self._asked_shared = False
+        self._started = False
+        #: what grid points mean (``use_features``), ``None`` until given
+        self.features: GridFeatures | None = None
+
+    def use_features(self, features: GridFeatures) -> None:
+        """Tell the searcher what each grid value stands for (before the first ``ask``), e.g.
+        ``space.grid_features()``. Searchers that do not model the response (``uses_features`` is
+        False) keep it and ignore it.
+
+        Raises:
+            TypeError: ``features`` is not a :class:`~mango_pl.search.features.GridFeatures`.
+            ValueError: its table does not fit this grid.
+            RuntimeError: the search has already started.
+        """
+        if not isinstance(features, GridFeatures):
+            raise TypeError(f"features must be a mango_pl.search.GridFeatures (e.g. space.grid_features()), "
+                            f"got {type(features).__name__}")
+        features.check(self.d, self.n)
+        if self._asked is not None or self._started:
+            raise RuntimeError("use_features() must come before the first ask()")
+        self.features = features
+        self._use_features(features)
+
+    def _use_features(self, features: GridFeatures) -> None:
+        """Hook for searchers with ``uses_features``: prepare whatever depends on the features."""
 
     def ask(self) -> Tensor:
         """Propose points: ``LongTensor[P, K, d]`` on ``self.device`` with entries in ``0..n-1``."""
@@ -104,7 +133,7 @@ class Searcher(ABC):
             raise RuntimeError("ask() was called twice in a row; tell() the values of the last ask() first")
         with torch.enable_grad():  # a searcher may fit its model with autograd (PROTES), even
             index = self._ask()  # when the caller runs its objective under no_grad
-        self._asked, self._asked_shared = index, False
+        self._asked, self._asked_shared, self._started = index, False, True
         return index
 
     def ask_shared(self) -> Tensor:
@@ -119,7 +148,7 @@ class Searcher(ABC):
             raise RuntimeError("ask_shared() was called twice in a row; tell_shared() the values of the last "
                                "ask_shared() first")
         index = self._ask_shared()
-        self._asked, self._asked_shared = index, True
+        self._asked, self._asked_shared, self._started = index, True, True
         return index
 
     def tell_shared(self, index: Tensor, values: Tensor) -> None:

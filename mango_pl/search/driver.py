@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from mango_pl.search.base import Searcher, check_finite, check_positive_int
+from mango_pl.search.features import GridFeatures
 from mango_pl.search.registry import make_searcher
 from mango_pl.search.seeding import Seeds
 
@@ -88,7 +89,7 @@ def maximize(objective: Objective, method: str | Searcher, d: int, n: int, budge
              seed: Seeds = 0, device: torch.device | str | None = None,
              progress: Callable[[int, int], None] | None = None, shared: bool = False,
              record_at: Sequence[int] = (), start: Tensor | None = None, max_steps: int | None = None,
-             **options: Any) -> SearchResult:
+             features: GridFeatures | None = None, **options: Any) -> SearchResult:
     """Maximize ``objective`` over ``{0..n-1}^d`` for ``problems`` problems at once.
 
     Every proposal counts against ``budget``. The last batch is cut to what the budget leaves:
@@ -122,6 +123,9 @@ def maximize(objective: Objective, method: str | Searcher, d: int, n: int, budge
             e.g. natural images encoded into the grid; methods in :func:`mango_pl.search.start_methods`.
         max_steps: stop after this many ask/tell steps even if budget is left (a smoke test); the
             history then holds only the queries made.
+        features: what each grid value stands for (``space.grid_features()``: SN-GAN latent values,
+            VQ-VAE codebook vectors), for methods that model the response on it
+            (``Searcher.uses_features``); the other methods search the grid as integers.
         **options: method options, see ``make_searcher``.
 
     Raises:
@@ -156,6 +160,8 @@ def maximize(objective: Objective, method: str | Searcher, d: int, n: int, budge
         searcher = make_searcher(method, d, n, problems, seed, device, budget, **options)
     if shared:
         searcher._check_shared()
+    if features is not None:
+        searcher.use_features(features)
     if start is not None:
         searcher.suggest(start)
     optimizer_seconds += time.perf_counter() - tic

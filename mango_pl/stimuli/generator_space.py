@@ -151,6 +151,15 @@ class GeneratorSpace(StimulusSpace):
             return vectors.reshape(flat.shape[0], -1).to("cpu", torch.float32)
         return super().latents(flat)
 
+    def grid_features(self):
+        """``generator.grid_features()`` if the generator has it (a VQ-VAE: its codebook vectors), else
+        the grid's values (an SN-GAN: the latent value of each grid point); see
+        :meth:`StimulusSpace.grid_features`."""
+        own = getattr(self.generator, "grid_features", None)
+        if callable(own):
+            return own()
+        return super().grid_features()
+
     def _moved(self) -> None:
         """A copy for another device gets its own generator there (and no float64 copy yet)."""
         if module_device(self.generator) != self.device:

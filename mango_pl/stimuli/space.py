@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
+from mango_pl.search.features import GridFeatures
 from mango_pl.stimuli.grid import Grid
 from mango_pl.stimuli.adapt import adapt_images
 
@@ -102,6 +103,16 @@ class StimulusSpace(ABC):
         """
         self.grid.check_index(index)
         return self.grid.to_values(index.reshape(-1, self.grid.d).cpu()).to(torch.float32)
+
+    def grid_features(self) -> GridFeatures | None:
+        """What each grid value stands for, for searchers that model a unit's response
+        (``maximize(..., features=space.grid_features())``): the grid's values as a ``[n, 1]`` or
+        ``[d, n, 1]`` table; ``None`` for a categorical grid whose values mean nothing more (such
+        searchers then treat each value as its own category)."""
+        values = self.grid.values
+        if values is None:
+            return None
+        return GridFeatures(values.detach().double().unsqueeze(-1), f"{type(self).__name__} grid values")
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "StimulusSpace":
         """A copy of this space that decodes on ``device`` in ``dtype`` (float32 or float64).
