@@ -18,10 +18,38 @@ import torch
 from torch import Tensor
 
 
+_HASH_WEIGHTS: dict[tuple[int, str], Tensor] = {}
+
+
+def point_hashes(points: Tensor) -> Tensor:
+    """An int64 hash of each point ``[..., d]`` (a fixed random linear form, wrapping on overflow):
+    equal points hash equal; unequal points almost never do (callers confirm equal hashes)."""
+    d = points.shape[-1]
+    key = (d, str(points.device))
+    if key not in _HASH_WEIGHTS:
+        generator = torch.Generator().manual_seed(0x5EED + d)
+        _HASH_WEIGHTS[key] = torch.randint(1, 2**62, (d,), generator=generator).bitwise_or(1).to(points.device)
+    return (points.long() * _HASH_WEIGHTS[key]).sum(-1)
+
+
+def equal_pairs(left: Tensor, right: Tensor) -> Tensor:
+    """``same [P, K, A]``: whether ``left[p, k]`` equals ``right[p, a]`` (points ``[P, K, d]``, ``[P, A, d]``).
+
+    Compares hashes first and confirms the few pairs whose hashes agree, so it costs ``K * A``
+    comparisons rather than ``K * A * d``."""
+    same = point_hashes(left).unsqueeze(2) == point_hashes(right).unsqueeze(1)
+    p, k, a = same.nonzero(as_tuple=True)
+    if p.numel():
+        collision = ~(left[p, k] == right[p, a]).all(-1)
+        if bool(collision.any()):
+            same[p[collision], k[collision], a[collision]] = False
+    return same
+
+
 def first_occurrence(points: Tensor) -> Tensor:
     """For ``points [P, K, d]``, the index ``[P, K]`` of the first point equal to each point."""
     K = points.shape[1]
-    same = (points.unsqueeze(2) == points.unsqueeze(1)).all(-1)  # [P, K, K]
+    same = equal_pairs(points, points)  # [P, K, K]
     earlier = torch.ones(K, K, dtype=torch.bool, device=points.device).tril()
     return (same & earlier).int().argmax(-1)
 
@@ -112,7 +140,7 @@ class EliteArchive:
 
     def match(self, points: Tensor) -> Tensor:
         """The slot holding each of ``points [P, K, d]``, or -1: ``LongTensor[P, K]``."""
-        same = (points.unsqueeze(2) == self.index.unsqueeze(1)).all(-1) & self.filled.unsqueeze(1)  # [P, K, A]
+        same = equal_pairs(points, self.index) & self.filled.unsqueeze(1)  # [P, K, A]
         return torch.where(same.any(-1), same.int().argmax(-1), torch.full_like(same[..., 0], -1, dtype=torch.long))
 
     def add(self, points: Tensor, values: Tensor) -> None:
