@@ -8,14 +8,20 @@ from typing import Any
 import torch
 
 from mango_pl.search.base import Searcher
+from mango_pl.search.catcma_searcher import CatCMASearcher
+from mango_pl.search.cholesky_cma_searcher import CholeskyCMASearcher
+from mango_pl.search.cma_margin_searcher import CMAMarginSearcher
 from mango_pl.search.cma_searcher import CMASearcher
 from mango_pl.search.elite_searcher import EliteSearcher
+from mango_pl.search.elitist_ga_searcher import ElitistGASearcher
 from mango_pl.search.genetic_searcher import GeneticSearcher
 from mango_pl.search.nevergrad_searcher import COMMON_OPTIMIZERS, NevergradSearcher
 from mango_pl.search.protes_ref import ProtesRefSearcher
 from mango_pl.search.protes_torch import ProtesSearcher
 from mango_pl.search.random_searcher import RandomSearcher
 from mango_pl.search.seeding import Seeds
+from mango_pl.search.sphere_cma_searcher import SphereCMASearcher
+from mango_pl.search.surrogate_searcher import SurrogateSearcher
 from mango_pl.search.ttopt_searcher import TTOptSearcher
 
 NEVERGRAD_PREFIX = "ng:"
@@ -27,6 +33,7 @@ DEFAULT_METHOD = "elite"
 #: method name -> (searcher class, preset options; options given by the caller override them)
 METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {
     "elite": (EliteSearcher, {}),
+    "surrogate": (SurrogateSearcher, {}),
     "protes": (ProtesSearcher, {}),
     "tt": (ProtesSearcher, dict(k=10, k_top=1)),
     "tt-s": (ProtesSearcher, dict(k=5, k_top=1, qtt=True)),
@@ -36,6 +43,11 @@ METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {
     "random": (RandomSearcher, {}),
     "ga": (GeneticSearcher, {}),
     "cma": (CMASearcher, {}),
+    "cholesky-cma": (CholeskyCMASearcher, {}),
+    "sphere-cma": (SphereCMASearcher, {}),
+    "elitist-ga": (ElitistGASearcher, {}),
+    "catcma": (CatCMASearcher, {}),
+    "cma-margin": (CMAMarginSearcher, {}),
 }
 
 

@@ -1,0 +1,273 @@
+"""A model of each unit's response, learned online from every stimulus it was shown.
+
+:class:`ResponseModel` is Bayesian linear regression on random Fourier features (RFF, Rahimi &
+Recht 2007: a finite approximation of a Gaussian process with an RBF kernel) of what a grid
+point means (:class:`~mango_pl.search.features.GridFeatures`: SN-GAN latent values, VQ-VAE
+codebook vectors). It predicts a mean and an uncertainty for many candidate stimuli at a cost far
+below one measurement, which is what a searcher needs to screen candidates before it spends a
+real query on them.
+
+Why these choices:
+
+- **Features from the grid's meaning, not from decoded images.** A point's feature vector is the
+  concatenation of its coordinates' vectors (reduced to at most ``components`` principal
+  components of the table, each coordinate scaled to unit total variance). The random projection
+  of such a vector is a sum of ``d`` rows of a precomputed table, so projecting thousands of
+  candidates is one ``embedding_bag``: no decoding, no network.
+- **Several length scales, chosen by what predicted best.** A unit of an early layer and one of
+  the last layer vary on very different scales of the latent. The model keeps one regression per
+  length scale (``scales`` times the typical distance between two random points) and scores each
+  on the measurements it had to *predict* (before it was told them): the scale with the smallest
+  recent standardized error is the one used. A model too simple for a unit shows up here too: the
+  within-batch correlation of its predictions with the measurements (``trust``) tells the
+  searcher how much to rely on it.
+- **Noise.** The observation noise of the regression is the larger of a floor and the searcher's
+  own estimate of the measurement noise (from re-tests), relative to the spread of the responses:
+  under noise the model smooths the measurements instead of following them.
+- **Batched and incremental.** The regression keeps ``Phi^T Phi`` and ``Phi^T y`` per problem (or
+  one ``Phi^T Phi`` for all problems in population mode, where every unit saw every stimulus: one
+  multi-output model), so a step costs a ``F x F`` Cholesky per scale and problem, independent of
+  how many stimuli were seen.
+
+The random features are drawn from a fixed seed: they are the same for every problem, so a
+problem's predictions depend on its own measurements only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from mango_pl.search.features import GridFeatures
+
+#: seed of the random projections (the same for every problem and every run)
+_PROJECTION_SEED = 0x6D616E67
+#: the observation noise of the regression never drops below this share of the responses' variance
+_NOISE_FLOOR = 1e-2
+#: decay of the per-scale error and of the trust (about the last 10 batches count)
+_DECAY = 0.9
+
+
+def _prepared_table(features: GridFeatures | None, d: int, n: int, components: int) -> Tensor:
+    """``[d, n, r]`` float64: each coordinate's table reduced to at most ``components`` principal
+    components, centred, scaled to unit total variance per coordinate.
+
+    Without features the index counts as an ordinal value (as the grid-stepping searchers see it)."""
+    if features is None:
+        table = torch.linspace(-1.0, 1.0, n, dtype=torch.float64)[None, :, None].expand(d, -1, -1)
+    else:
+        table = features.coordinate_tables(d)
+    table = table - table.mean(1, keepdim=True)
+    if table.shape[-1] > components:
+        if features is not None and not features.per_coordinate:  # one PCA for the shared table
+            _, _, vh = torch.linalg.svd(table[0], full_matrices=False)
+            table = table @ vh[:components].T
+        else:
+            _, _, vh = torch.linalg.svd(table, full_matrices=False)
+            table = table @ vh[:, :components].transpose(1, 2)
+    spread = table.pow(2).sum(-1).mean(1, keepdim=True).sqrt().clamp_min(1e-12)  # [d, 1]
+    return table / spread.unsqueeze(-1)
+
+
+class ResponseModel:
+    """Online Bayesian RFF regression of ``problems`` units' responses on grid points.
+
+    Args:
+        features: what grid values stand for; ``None``: the index as an ordinal value.
+        d, n: the grid.
+        problems: units modelled (``P``).
+        shared: population mode: every stimulus is told for every unit (one design matrix).
+        per_scale: random features per length scale (``F``).
+        scales: RBF length scales, as multiples of the typical distance between random points.
+        components: principal components kept of each coordinate's feature table.
+        device: where the model computes.
+
+    Example:
+        >>> model = ResponseModel(None, d=8, n=16, problems=2)
+        >>> x = torch.randint(0, 16, (2, 30, 8))
+        >>> model.add(x, -x.double().sub(7).abs().sum(-1))
+        >>> mean, std = model.predict(torch.randint(0, 16, (2, 5, 8)))   # [2, 5] each
+    """
+
+    def __init__(self, features: GridFeatures | None, d: int, n: int, problems: int, shared: bool = False,
+                 per_scale: int = 128, scales: tuple[float, ...] = (0.3, 0.6, 1.2, 2.4), components: int = 8,
+                 device: torch.device | str | None = None):
+        self.d, self.n, self.problems, self.shared = d, n, problems, shared
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.per_scale = per_scale
+        self.scales = tuple(float(s) for s in scales)
+        S, F = len(self.scales), per_scale
+        table = _prepared_table(features, d, n, components)  # [d, n, r]
+        r = table.shape[-1]
+        generator = torch.Generator().manual_seed(_PROJECTION_SEED)
+        # every coordinate has unit total variance, so two random points are ~ sqrt(2 d) apart
+        typical = math.sqrt(2.0 * d)
+        weights = torch.randn(d, r, S, F, generator=generator, dtype=torch.float64)
+        lengths = torch.tensor(self.scales, dtype=torch.float64) * typical
+        weights = weights / lengths[:, None]
+        # the projection of a point is the sum over coordinates of table[j, x_j] @ weights[j]
+        rows = torch.einsum("jnr,jrsf->jnsf", table, weights).reshape(d * n, S * F)
+        self._rows = rows.to(self.device, torch.float32)
+        self._offsets = (torch.arange(d, device=self.device) * n)
+        self._phase = (torch.rand(S, F, generator=generator, dtype=torch.float64) * 2 * math.pi).to(self.device)
+        groups = 1 if shared else problems
+        self._gram = torch.zeros(S, groups, F, F, dtype=torch.float64, device=self.device)
+        self._cross = torch.zeros(S, problems, F, dtype=torch.float64, device=self.device)  # Phi^T y
+        self._sum_phi = torch.zeros(S, groups, F, dtype=torch.float64, device=self.device)  # Phi^T 1
+        self._count = torch.zeros(problems, dtype=torch.float64, device=self.device)
+        self._sum_y = torch.zeros(problems, dtype=torch.float64, device=self.device)
+        self._sum_y2 = torch.zeros(problems, dtype=torch.float64, device=self.device)
+        self._error = torch.zeros(S, problems, dtype=torch.float64, device=self.device)  # decayed
+        self._error_weight = torch.zeros(problems, dtype=torch.float64, device=self.device)
+        self.trust = torch.zeros(problems, dtype=torch.float64, device=self.device)
+        self._fit: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # weights, cholesky, mean, std
+        self.noise_share = torch.full((problems,), _NOISE_FLOOR, dtype=torch.float64, device=self.device)
+
+    # -- features ------------------------------------------------------------------------------
+
+    def phi(self, index: Tensor) -> Tensor:
+        """``index [..., d]`` -> random Fourier features ``[S, ..., F]`` (float64)."""
+        lead = index.shape[:-1]
+        flat = index.reshape(-1, self.d).to(self.device).long() + self._offsets
+        projected = torch.nn.functional.embedding_bag(flat, self._rows, mode="sum").double()  # [B, S*F]
+        projected = projected.view(-1, len(self.scales), self.per_scale).transpose(0, 1)  # [S, B, F]
+        features = torch.cos(projected + self._phase[:, None]) * math.sqrt(2.0 / self.per_scale)
+        return features.reshape(len(self.scales), *lead, self.per_scale)
+
+    # -- learning ------------------------------------------------------------------------------
+
+    def add(self, index: Tensor, values: Tensor) -> None:
+        """Learn measurements: ``index [P, K, d]`` with ``values [P, K]``; population mode ``index [N, d]``
+        with ``values [N, P]`` (every unit's response to every stimulus)."""
+        values = values.to(self.device, torch.float64)
+        features = self.phi(index)
+        if self.shared:  # features [S, N, F], values [N, P]
+            self._gram[:, 0] += features.transpose(1, 2) @ features
+            self._sum_phi[:, 0] += features.sum(1)
+            self._cross += torch.einsum("snf,np->spf", features, values)
+            self._count += values.shape[0]
+            self._sum_y += values.sum(0)
+            self._sum_y2 += values.pow(2).sum(0)
+        else:  # features [S, P, K, F], values [P, K]
+            self._gram += features.transpose(2, 3) @ features
+            self._sum_phi += features.sum(2)
+            self._cross += torch.einsum("spkf,pk->spf", features, values)
+            self._count += values.shape[1]
+            self._sum_y += values.sum(1)
+            self._sum_y2 += values.pow(2).sum(1)
+        self._fit = None
+
+    def set_noise(self, variance: Tensor) -> None:
+        """The measurement noise variance per problem ``[P]`` (raw units), e.g. from re-tests."""
+        _, spread = self._moments()
+        share = variance.to(self.device, torch.float64) / spread.pow(2).clamp_min(1e-300)
+        self.noise_share = share.clamp(_NOISE_FLOOR, 10.0)
+        self._fit = None
+
+    def _moments(self) -> tuple[Tensor, Tensor]:
+        count = self._count.clamp_min(1)
+        mean = self._sum_y / count
+        variance = (self._sum_y2 / count - mean.pow(2)).clamp_min(0)
+        return mean, variance.sqrt()
+
+    def _fitted(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Posterior weights ``[S, P, F]`` and Cholesky factors ``[S, G, F, F]`` of the standardized
+        regression, with the responses' mean and spread ``[P]``."""
+        if self._fit is None:
+            mean, spread = self._moments()
+            scale = spread.clamp_min(1e-12)
+            noise = self.noise_share  # [P]
+            groups = self._gram.shape[1]
+            group_noise = noise.mean().expand(1) if self.shared else noise  # [G]
+            eye = torch.eye(self.per_scale, dtype=torch.float64, device=self.device)
+            precision = self._gram / group_noise[None, :, None, None] + eye
+            cholesky, info = torch.linalg.cholesky_ex(precision)
+            if bool((info != 0).any()):  # numerically singular: a little more prior
+                cholesky = torch.linalg.cholesky(precision + 1e-6 * eye)
+            # Phi^T (y - mean) / spread
+            sum_phi = self._sum_phi.expand(-1, self.problems, -1) if self.shared else self._sum_phi
+            noise = group_noise.expand(self.problems) if self.shared else noise
+            target = (self._cross - mean[None, :, None] * sum_phi) / scale[None, :, None] / noise[None, :, None]
+            factor = cholesky.expand(-1, self.problems, -1, -1) if self.shared and groups == 1 else cholesky
+            weights = torch.cholesky_solve(target.unsqueeze(-1), factor).squeeze(-1)
+            self._fit = (weights, cholesky, mean, scale)
+        return self._fit
+
+    # -- predicting ----------------------------------------------------------------------------
+
+    def predict_all(self, index: Tensor) -> tuple[Tensor, Tensor]:
+        """Every scale's prediction for ``index [P, M, d]``: mean and standard deviation ``[S, P, M]``
+        (raw units; the deviation is the model's uncertainty, without measurement noise)."""
+        weights, cholesky, mean, scale = self._fitted()
+        features = self.phi(index)  # [S, P, M, F]
+        predicted = (features * weights.unsqueeze(2)).sum(-1)
+        if self.shared:  # one factor for all problems: solve all candidates together
+            S, P, M, F = features.shape
+            flat = features.reshape(S, P * M, F).transpose(1, 2)  # [S, F, P*M]
+            solved = torch.linalg.solve_triangular(cholesky[:, 0], flat, upper=False)
+            variance = solved.pow(2).sum(1).reshape(S, P, M)
+        else:
+            solved = torch.linalg.solve_triangular(cholesky, features.transpose(2, 3), upper=False)
+            variance = solved.pow(2).sum(2)  # [S, P, M]
+        return predicted * scale[None, :, None] + mean[None, :, None], variance.sqrt() * scale[None, :, None]
+
+    def best_scale(self) -> Tensor:
+        """``[P]`` the length scale whose recent predictions erred least (the middle one at first)."""
+        fallback = torch.full((self.problems,), len(self.scales) // 2, dtype=torch.long, device=self.device)
+        return torch.where(self._error_weight > 0, self._error.argmin(0), fallback)
+
+    def predict(self, index: Tensor) -> tuple[Tensor, Tensor]:
+        """The chosen scale's mean and uncertainty for ``index [P, M, d]``: ``[P, M]`` each (only that
+        scale's regression is evaluated)."""
+        weights, cholesky, mean, scale = self._fitted()
+        best = self.best_scale()  # [P]
+        rows = torch.arange(self.problems, device=self.device)
+        lead = index.shape[:-1]
+        flat = index.reshape(-1, self.d).to(self.device).long() + self._offsets
+        projected = torch.nn.functional.embedding_bag(flat, self._rows, mode="sum").double()
+        projected = projected.view(*lead, len(self.scales), self.per_scale)  # [P, M, S, F]
+        chosen = projected.gather(2, best[:, None, None, None].expand(-1, lead[1], 1, self.per_scale))[:, :, 0]
+        features = torch.cos(chosen + self._phase[best][:, None]) * math.sqrt(2.0 / self.per_scale)  # [P, M, F]
+        predicted = (features * weights[best, rows].unsqueeze(1)).sum(-1)
+        factor = cholesky[best, 0] if self.shared else cholesky[best, rows]  # [P, F, F]
+        solved = torch.linalg.solve_triangular(factor, features.transpose(1, 2), upper=False)
+        std = solved.pow(2).sum(1).sqrt()
+        return predicted * scale[:, None] + mean[:, None], std * scale[:, None]
+
+    def score(self, predicted: Tensor, uncertainty: Tensor, values: Tensor, mask: Tensor) -> None:
+        """Score every scale on measurements it predicted before learning them.
+
+        Args:
+            predicted, uncertainty: ``[S, P, K]`` the predictions made before the measurement.
+            values: ``[P, K]`` the measurements.
+            mask: ``[P, K]`` which of them were predicted (screened children, not re-tests).
+        """
+        values = values.to(self.device, torch.float64)
+        mask = mask.to(self.device)
+        _, spread = self._moments()
+        scale = spread.clamp_min(1e-12)
+        variance = uncertainty.pow(2) + self.noise_share[None, :, None] * scale[None, :, None].pow(2)
+        error = (values.unsqueeze(0) - predicted).pow(2) / variance + torch.log(variance / scale[None, :, None].pow(2))
+        count = mask.double().sum(1)  # [P]
+        batch = torch.where(mask.unsqueeze(0), error, torch.zeros_like(error)).sum(2) / count.clamp_min(1)
+        seen = count > 0
+        self._error = torch.where(seen, _DECAY * self._error + batch, self._error)
+        self._error_weight = torch.where(seen, _DECAY * self._error_weight + 1, self._error_weight)
+        # trust: the within-batch correlation of the chosen scale's predictions with the measurements
+        chosen = predicted.gather(0, self.best_scale()[None, :, None].expand(1, -1, predicted.shape[2]))[0]
+        correlation = _masked_correlation(chosen, values, mask)
+        enough = count >= 3
+        self.trust = torch.where(enough, _DECAY * self.trust + (1 - _DECAY) * correlation, self.trust)
+
+
+def _masked_correlation(x: Tensor, y: Tensor, mask: Tensor) -> Tensor:
+    """Pearson correlation of ``x`` and ``y`` ``[P, K]`` over the entries of ``mask``, per row (0 if flat)."""
+    weight = mask.double()
+    count = weight.sum(1, keepdim=True).clamp_min(1)
+    xc = (x - (x * weight).sum(1, keepdim=True) / count) * weight
+    yc = (y - (y * weight).sum(1, keepdim=True) / count) * weight
+    denominator = (xc.pow(2).sum(1) * yc.pow(2).sum(1)).sqrt()
+    return torch.where(denominator > 1e-12, (xc * yc).sum(1) / denominator.clamp_min(1e-300),
+                       torch.zeros_like(denominator))

@@ -1,0 +1,142 @@
+"""``surrogate``: ``elite``'s evolution, with every child screened by a model of the unit first.
+
+Every stimulus a searcher proposes stands for something — a latent vector, a set of VQ-VAE codes
+— and every response it measured says how the unit answers to it. This searcher fits, online, a
+model of each unit's response on what the grid points mean (a
+:class:`~mango_pl.search.response_model.ResponseModel`: Bayesian regression on random Fourier
+features of the grid features, several length scales, the one that predicted best used) and
+spends real queries only on the children the model rates highest:
+
+1. each step, ``elite``'s machinery (see :mod:`mango_pl.search.elite_searcher`) breeds ``screen``
+   candidate children per query it will make — grid steps, jumps, ES moves and linear-model
+   steps around the best elites, all adapting as in ``elite``;
+2. the model rates every candidate by an upper confidence bound, ``mean + explore * std``;
+3. the best ``K`` distinct candidates are measured, except a share that is taken unscreened (the
+   first candidates bred, i.e. ``elite``'s own proposals), so a wrong model cannot steer the
+   search alone. That share follows the model's ``trust`` — the correlation of its predictions
+   with the measurements it had not yet seen, over the last batches: half the batch while the
+   model predicts nothing, ``min_unscreened`` of it once it predicts well.
+
+Noise: the model's observation noise is the measurement noise ``elite`` estimates from its
+re-tests, so under noise it predicts a smoothed response; re-tests, elite ranking and
+``recommend()`` are ``elite``'s. Population mode: one model for all units (every unit saw every
+stimulus; one design, one factorization per step, a regression target per unit), each unit's
+proposals screened by its own output.
+
+Without grid features (``maximize`` without ``features=``), the model sees each index as an
+ordinal value, as ``elite``'s grid steps do; with a VQ-VAE's codebook or an SN-GAN's latent
+values (``space.grid_features()``) it sees what the stimuli are.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from mango_pl.search.base import check_positive_int
+from mango_pl.search.elite_searcher import EliteSearcher, _check_fraction
+from mango_pl.search.features import GridFeatures
+from mango_pl.search.response_model import ResponseModel
+from mango_pl.search.seeding import Seeds
+
+
+class SurrogateSearcher(EliteSearcher):
+    """``elite`` whose children are screened by an online model of each unit's response.
+
+    Args:
+        d, n, problems, seed, device, budget: see ``Searcher``.
+        screen: candidate children bred per child measured.
+        explore: weight of the model's uncertainty in the rating (upper confidence bound).
+        min_unscreened: the least share of a batch taken unscreened (when the model predicts well).
+        max_unscreened: the share taken unscreened while the model predicts nothing.
+        features_per_scale: random Fourier features per length scale of the model.
+        **elite_options: ``elite``'s options (``k``, ``archive``, ``initial``, ...), same defaults.
+
+    Raises:
+        ValueError: bad option values.
+
+    Example:
+        >>> s = SurrogateSearcher(d=16, n=8, problems=2)
+        >>> index = s.ask()
+        >>> s.tell(index, -(index - 3).abs().sum(-1).double())
+    """
+
+    method = "surrogate"
+    uses_features = True
+
+    def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
+                 device: torch.device | str | None = None, budget: int | None = None, *,
+                 screen: int = 16, explore: float = 1.0, min_unscreened: float = 0.1, max_unscreened: float = 0.5,
+                 features_per_scale: int = 128,
+                 k: int = 10, archive: int = 16, initial: int = 20, crossover: float = 0.3,
+                 mutation: float = 4.0, step: float = 0.1, retest: float = 0.3, shared_k: int = 32,
+                 leaders: int = 4, uncertainty: float = 2.0, temperature: float = 3.0):
+        super().__init__(d, n, problems, seed, device, budget, k=k, archive=archive, initial=initial,
+                         crossover=crossover, mutation=mutation, step=step, retest=retest, shared_k=shared_k,
+                         leaders=leaders, uncertainty=uncertainty, temperature=temperature)
+        self.screen = check_positive_int("screen", screen)
+        self.explore = _check_fraction("explore", explore, 0.0, 10.0)
+        self.min_unscreened = _check_fraction("min_unscreened", min_unscreened)
+        self.max_unscreened = _check_fraction("max_unscreened", max_unscreened)
+        if self.min_unscreened > self.max_unscreened:
+            raise ValueError(f"option min_unscreened ({min_unscreened}) must not exceed max_unscreened ({max_unscreened})")
+        self.features_per_scale = check_positive_int("features_per_scale", features_per_scale, 8)
+        self.options.update(screen=self.screen, explore=self.explore, min_unscreened=self.min_unscreened,
+                            max_unscreened=self.max_unscreened, features_per_scale=self.features_per_scale)
+        self.model: ResponseModel | None = None
+
+    def _use_features(self, features: GridFeatures) -> None:
+        self.model = None  # built at the first tell, when the mode (population or not) is known
+
+    def _ensure_model(self, shared: bool) -> ResponseModel:
+        if self.model is None:
+            self.model = ResponseModel(self.features, self.d, self.n, self.problems, shared=shared,
+                                       per_scale=self.features_per_scale, device=self.device)
+        return self.model
+
+    # -- screening -------------------------------------------------------------------------------
+
+    def unscreened_share(self) -> Tensor:
+        """``[P]`` the share of a batch measured without screening, from the model's trust."""
+        if self.model is None:
+            return torch.full((self.problems,), self.max_unscreened, dtype=torch.float64, device=self.device)
+        trust = self.model.trust.clamp(0.0, 0.5) / 0.5  # 0: predicts nothing, 1: correlation >= 0.5
+        return self.max_unscreened + (self.min_unscreened - self.max_unscreened) * trust
+
+    def _children(self, K: int) -> dict[str, Tensor]:
+        if self.model is None or self.screen == 1:
+            return super()._children(K)
+        M = K * self.screen
+        born = super()._children(M)
+        mean, std = self.model.predict(born["index"])
+        rating = mean + self.explore * std  # [P, M]
+        # the first candidates bred are elite's own proposals: a share of them is measured unscreened
+        unscreened = (self.unscreened_share() * K).round().long()  # [P]
+        reserved = torch.arange(M, device=self.device)[None, :] < unscreened[:, None]
+        rating = torch.where(reserved, torch.full_like(rating, torch.inf), rating)
+        chosen = rating.topk(K, dim=1).indices.sort(dim=1).values  # [P, K], in breeding order
+        return {key: value.gather(1, chosen.unsqueeze(-1).expand(-1, -1, self.d)) if value.dim() == 3
+                else value.gather(1, chosen) for key, value in born.items()}
+
+    # -- learning --------------------------------------------------------------------------------
+
+    def _tell(self, index: Tensor, values: Tensor) -> None:
+        pending = self._pending
+        model = self._ensure_model(shared=False)
+        if self.told >= self.initial:  # score the model on what it had to predict
+            mask = pending["child"][:, : values.shape[1]] if pending is not None else torch.ones_like(values, dtype=torch.bool)
+            predicted, uncertainty = model.predict_all(index)
+            model.score(predicted, uncertainty, values, mask)
+        super()._tell(index, values)
+        model.add(index, values)
+        model.set_noise(self.noise())
+
+    def _tell_shared(self, index: Tensor, values: Tensor) -> None:
+        model = self._ensure_model(shared=True)
+        if self.told >= self.initial:
+            shown = index.unsqueeze(0).expand(self.problems, -1, -1)
+            predicted, uncertainty = model.predict_all(shown)
+            model.score(predicted, uncertainty, values.T, torch.ones_like(values.T, dtype=torch.bool))
+        super()._tell_shared(index, values)
+        model.add(index, values)
+        model.set_noise(self.noise())
