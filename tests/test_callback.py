@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from callbacks import MEISearchCallback
 from mango_pl.mei import load_meis
+from mango_pl.search import DEFAULT_METHOD
 from mango_pl.stimuli import GeneratorSpace
 from tests.mei_helpers import ASSET_GENERATOR, PlainClassifier, PlantedGenerator, planted_loader
 
@@ -56,7 +57,7 @@ def test_default_method_runs_three_times_and_each_run_finds_the_planted_optimum(
                             save_dir=str(tmp_path), progress=False)
     _trainer(tmp_path, [mei]).fit(module, planted_loader())
     result = mei.last_results["features"].meis
-    assert result.labels == ["elite#1", "elite#2", "elite#3"]
+    assert result.labels == [f"{DEFAULT_METHOD}#{r}" for r in (1, 2, 3)]
     for run in result.runs.values():
         assert torch.equal(run.index, module.planted_optimum())
     histories = [run.history for run in result.runs.values()]

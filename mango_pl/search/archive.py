@@ -14,6 +14,8 @@ never depends on the other problems of the batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -84,6 +86,13 @@ class EliteArchive:
         self.residual_sum = torch.zeros(problems, dtype=torch.float64, device=device)
         self.residual_count = torch.zeros(problems, dtype=torch.long, device=device)
         self._cached_scores: Tensor | None = None  # scores() with the archive's own noise, until it changes
+        #: optional model of the true values, ``prior(points [P, M, d]) -> (mean, variance) [P, M]``:
+        #: under noise, means are shrunk toward it instead of toward the archive's average
+        self.prior: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None
+
+    def prior_changed(self) -> None:
+        """Forget cached scores after the prior's model learned something."""
+        self._cached_scores = None
 
     # -- statistics ----------------------------------------------------------------------------
 
@@ -113,6 +122,10 @@ class EliteArchive:
         ``noise / count / (noise / count + spread)``, where ``spread`` is the variance of the true
         values among the archive's points (the variance of the means less the noise's share,
         at least a tenth of the variance of the means). Without noise the scores are the means.
+
+        With a ``prior`` (a model of the true values, e.g. a regression on every measurement) the
+        shrinkage is toward the prior's mean at each point, by ``noise / count / (noise / count +
+        prior variance)``: a point is then judged also by what its neighbours measured.
         """
         if noise is None:
             if self._cached_scores is None:
@@ -128,6 +141,11 @@ class EliteArchive:
         true_spread = torch.maximum(spread - share.sum(1) / k, 0.1 * spread).clamp_min(1e-300)
         weight = true_spread[:, None] / (true_spread[:, None] + share)
         scores = center[:, None] + weight * (safe - center[:, None])
+        if self.prior is not None and bool((noise > 0).any()):
+            prior_mean, prior_variance = self.prior(self.index)
+            prior_weight = prior_variance.clamp_min(1e-300) / (prior_variance.clamp_min(1e-300) + share)
+            smoothed = prior_mean + prior_weight * (safe - prior_mean)
+            scores = torch.where((noise > 0)[:, None], smoothed, scores)
         return scores.masked_fill(~filled, -torch.inf)
 
     def best(self, noise: Tensor | None = None) -> tuple[Tensor, Tensor]:

@@ -28,7 +28,7 @@ NEVERGRAD_PREFIX = "ng:"
 
 #: the method ``maximize`` callers and ``MEISearchCallback`` use unless told otherwise: it reaches
 #: a unit's MEI with the fewest stimuli on the neuron bank (``benchmarks/neuron_bank.py``)
-DEFAULT_METHOD = "elite"
+DEFAULT_METHOD = "surrogate"
 
 #: method name -> (searcher class, preset options; options given by the caller override them)
 METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {

@@ -110,6 +110,7 @@ class ResponseModel:
         # the projection of a point is the sum over coordinates of table[j, x_j] @ weights[j]
         rows = torch.einsum("jnr,jrsf->jnsf", table, weights).reshape(d * n, S * F)
         self._rows = rows.to(self.device, torch.float32)
+        self._rows_by_scale = [self._rows[:, s * F:(s + 1) * F].contiguous() for s in range(S)]
         self._offsets = (torch.arange(d, device=self.device) * n)
         self._phase = (torch.rand(S, F, generator=generator, dtype=torch.float64) * 2 * math.pi).to(self.device)
         groups = 1 if shared else problems
@@ -122,6 +123,9 @@ class ResponseModel:
         self._error = torch.zeros(S, problems, dtype=torch.float64, device=self.device)  # decayed
         self._error_weight = torch.zeros(problems, dtype=torch.float64, device=self.device)
         self.trust = torch.zeros(problems, dtype=torch.float64, device=self.device)
+        #: decayed mean squared error of the chosen scale's predictions of measurements it had not
+        #: seen (raw units; ``inf`` until scored): how far to believe the model beyond its own variance
+        self.error_variance = torch.full((problems,), torch.inf, dtype=torch.float64, device=self.device)
         self._fit: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # weights, cholesky, mean, std
         self.noise_share = torch.full((problems,), _NOISE_FLOOR, dtype=torch.float64, device=self.device)
 
@@ -179,7 +183,6 @@ class ResponseModel:
             mean, spread = self._moments()
             scale = spread.clamp_min(1e-12)
             noise = self.noise_share  # [P]
-            groups = self._gram.shape[1]
             group_noise = noise.mean().expand(1) if self.shared else noise  # [G]
             eye = torch.eye(self.per_scale, dtype=torch.float64, device=self.device)
             precision = self._gram / group_noise[None, :, None, None] + eye
@@ -190,17 +193,27 @@ class ResponseModel:
             sum_phi = self._sum_phi.expand(-1, self.problems, -1) if self.shared else self._sum_phi
             noise = group_noise.expand(self.problems) if self.shared else noise
             target = (self._cross - mean[None, :, None] * sum_phi) / scale[None, :, None] / noise[None, :, None]
-            factor = cholesky.expand(-1, self.problems, -1, -1) if self.shared and groups == 1 else cholesky
-            weights = torch.cholesky_solve(target.unsqueeze(-1), factor).squeeze(-1)
+            if self.shared:  # one factor, a right-hand side per problem
+                weights = torch.cholesky_solve(target.transpose(1, 2).unsqueeze(1), cholesky)[:, 0].transpose(1, 2)
+            else:
+                weights = torch.cholesky_solve(target.unsqueeze(-1), cholesky).squeeze(-1)
             self._fit = (weights, cholesky, mean, scale)
         return self._fit
 
     # -- predicting ----------------------------------------------------------------------------
 
     def predict_all(self, index: Tensor) -> tuple[Tensor, Tensor]:
-        """Every scale's prediction for ``index [P, M, d]``: mean and standard deviation ``[S, P, M]``
-        (raw units; the deviation is the model's uncertainty, without measurement noise)."""
+        """Every scale's prediction for ``index [P, M, d]`` (population mode also ``[N, d]``, the same
+        stimuli for every problem): mean and standard deviation ``[S, P, M]`` (raw units; the deviation
+        is the model's uncertainty, without measurement noise)."""
         weights, cholesky, mean, scale = self._fitted()
+        if self.shared and index.dim() == 2:  # stimuli shown to every problem: features once
+            features = self.phi(index)  # [S, N, F]
+            predicted = features @ weights.transpose(1, 2)  # [S, N, P]
+            solved = torch.linalg.solve_triangular(cholesky[:, 0], features.transpose(1, 2), upper=False)
+            std = solved.pow(2).sum(1).sqrt()  # [S, N]
+            return (predicted.transpose(1, 2) * scale[None, :, None] + mean[None, :, None],
+                    std[:, None, :] * scale[None, :, None])
         features = self.phi(index)  # [S, P, M, F]
         predicted = (features * weights.unsqueeze(2)).sum(-1)
         if self.shared:  # one factor for all problems: solve all candidates together
@@ -224,11 +237,14 @@ class ResponseModel:
         weights, cholesky, mean, scale = self._fitted()
         best = self.best_scale()  # [P]
         rows = torch.arange(self.problems, device=self.device)
-        lead = index.shape[:-1]
-        flat = index.reshape(-1, self.d).to(self.device).long() + self._offsets
-        projected = torch.nn.functional.embedding_bag(flat, self._rows, mode="sum").double()
-        projected = projected.view(*lead, len(self.scales), self.per_scale)  # [P, M, S, F]
-        chosen = projected.gather(2, best[:, None, None, None].expand(-1, lead[1], 1, self.per_scale))[:, :, 0]
+        P, M = index.shape[:2]
+        flat = index.reshape(P, M, self.d).to(self.device).long() + self._offsets
+        chosen = torch.empty(P, M, self.per_scale, dtype=torch.float64, device=self.device)
+        for s in best.unique().tolist():  # project each problem on its own scale's features only
+            group = (best == s).nonzero().flatten()
+            projected = torch.nn.functional.embedding_bag(flat[group].reshape(-1, self.d), self._rows_by_scale[s],
+                                                          mode="sum")
+            chosen[group] = projected.double().view(group.numel(), M, self.per_scale)
         features = torch.cos(chosen + self._phase[best][:, None]) * math.sqrt(2.0 / self.per_scale)  # [P, M, F]
         predicted = (features * weights[best, rows].unsqueeze(1)).sum(-1)
         factor = cholesky[best, 0] if self.shared else cholesky[best, rows]  # [P, F, F]
@@ -257,6 +273,11 @@ class ResponseModel:
         self._error_weight = torch.where(seen, _DECAY * self._error_weight + 1, self._error_weight)
         # trust: the within-batch correlation of the chosen scale's predictions with the measurements
         chosen = predicted.gather(0, self.best_scale()[None, :, None].expand(1, -1, predicted.shape[2]))[0]
+        squared = torch.where(mask, (values - chosen).pow(2), torch.zeros_like(values)).sum(1) / count.clamp_min(1)
+        squared = (squared - self.noise_share * scale.pow(2)).clamp_min(0)  # less the measurement noise
+        self.error_variance = torch.where(seen, torch.where(torch.isfinite(self.error_variance), _DECAY *
+                                                            self.error_variance + (1 - _DECAY) * squared, squared),
+                                          self.error_variance)
         correlation = _masked_correlation(chosen, values, mask)
         enough = count >= 3
         self.trust = torch.where(enough, _DECAY * self.trust + (1 - _DECAY) * correlation, self.trust)

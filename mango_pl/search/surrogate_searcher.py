@@ -50,7 +50,16 @@ class SurrogateSearcher(EliteSearcher):
         min_unscreened: the least share of a batch taken unscreened (when the model predicts well).
         max_unscreened: the share taken unscreened while the model predicts nothing.
         features_per_scale: random Fourier features per length scale of the model.
-        **elite_options: ``elite``'s options (``k``, ``archive``, ``initial``, ...), same defaults.
+        smooth: under noise, rank elites (and choose the result) on their measurements shrunk toward
+            the model's prediction (``EliteArchive.prior``) rather than toward the archive's average.
+        shared_screen: population mode: candidates bred per stimulus shown (the model screens for
+            every unit, and choosing a stimulus must cost less than the network answering it).
+        k, archive, initial, crossover, mutation, step, retest, shared_k, leaders, uncertainty,
+            temperature: ``elite``'s options, with the same defaults except that children start
+            with twice ``elite``'s moves (``mutation=8``, ``step=0.2``): screening makes larger
+            moves affordable, and they paid on the bank's development layers) and that population
+            mode shows ``shared_k=64`` stimuli per step (half as many steps: choosing a stimulus
+            then costs less than a small network's answer to it).
 
     Raises:
         ValueError: bad option values.
@@ -66,10 +75,10 @@ class SurrogateSearcher(EliteSearcher):
 
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None, *,
-                 screen: int = 16, explore: float = 1.0, min_unscreened: float = 0.1, max_unscreened: float = 0.5,
-                 features_per_scale: int = 128,
+                 screen: int = 32, explore: float = 1.0, min_unscreened: float = 0.2, max_unscreened: float = 0.4,
+                 features_per_scale: int = 128, shared_screen: int = 4, smooth: bool = True,
                  k: int = 10, archive: int = 16, initial: int = 20, crossover: float = 0.3,
-                 mutation: float = 4.0, step: float = 0.1, retest: float = 0.3, shared_k: int = 32,
+                 mutation: float = 8.0, step: float = 0.2, retest: float = 0.3, shared_k: int = 64,
                  leaders: int = 4, uncertainty: float = 2.0, temperature: float = 3.0):
         super().__init__(d, n, problems, seed, device, budget, k=k, archive=archive, initial=initial,
                          crossover=crossover, mutation=mutation, step=step, retest=retest, shared_k=shared_k,
@@ -81,8 +90,13 @@ class SurrogateSearcher(EliteSearcher):
         if self.min_unscreened > self.max_unscreened:
             raise ValueError(f"option min_unscreened ({min_unscreened}) must not exceed max_unscreened ({max_unscreened})")
         self.features_per_scale = check_positive_int("features_per_scale", features_per_scale, 8)
+        self.shared_screen = check_positive_int("shared_screen", shared_screen)
+        if not isinstance(smooth, bool):
+            raise ValueError(f"option smooth must be True or False, got {smooth!r}")
+        self.smooth = smooth
         self.options.update(screen=self.screen, explore=self.explore, min_unscreened=self.min_unscreened,
-                            max_unscreened=self.max_unscreened, features_per_scale=self.features_per_scale)
+                            max_unscreened=self.max_unscreened, features_per_scale=self.features_per_scale,
+                            shared_screen=self.shared_screen, smooth=self.smooth)
         self.model: ResponseModel | None = None
 
     def _use_features(self, features: GridFeatures) -> None:
@@ -104,9 +118,10 @@ class SurrogateSearcher(EliteSearcher):
         return self.max_unscreened + (self.min_unscreened - self.max_unscreened) * trust
 
     def _children(self, K: int) -> dict[str, Tensor]:
-        if self.model is None or self.screen == 1:
+        screen = self.shared_screen if self.model is not None and self.model.shared else self.screen
+        if self.model is None or screen == 1:
             return super()._children(K)
-        M = K * self.screen
+        M = K * screen
         born = super()._children(M)
         mean, std = self.model.predict(born["index"])
         rating = mean + self.explore * std  # [P, M]
@@ -118,6 +133,13 @@ class SurrogateSearcher(EliteSearcher):
         return {key: value.gather(1, chosen.unsqueeze(-1).expand(-1, -1, self.d)) if value.dim() == 3
                 else value.gather(1, chosen) for key, value in born.items()}
 
+    def _model_step(self, origin: Tensor, scale: Tensor, jitter: Tensor) -> Tensor:
+        """Population mode: no step along ``elite``'s linear model (a ``d x d`` fit per unit that would
+        cost more than the network's answers); the response model's screening guides the children."""
+        if self.model is not None and self.model.shared:
+            return origin[:, None].expand(-1, scale.shape[1], -1).round().long()
+        return super()._model_step(origin, scale, jitter)
+
     # -- learning --------------------------------------------------------------------------------
 
     def _tell(self, index: Tensor, values: Tensor) -> None:
@@ -128,15 +150,27 @@ class SurrogateSearcher(EliteSearcher):
             predicted, uncertainty = model.predict_all(index)
             model.score(predicted, uncertainty, values, mask)
         super()._tell(index, values)
-        model.add(index, values)
-        model.set_noise(self.noise())
+        self._learned(model, index, values)
 
     def _tell_shared(self, index: Tensor, values: Tensor) -> None:
         model = self._ensure_model(shared=True)
         if self.told >= self.initial:
-            shown = index.unsqueeze(0).expand(self.problems, -1, -1)
-            predicted, uncertainty = model.predict_all(shown)
+            predicted, uncertainty = model.predict_all(index)
             model.score(predicted, uncertainty, values.T, torch.ones_like(values.T, dtype=torch.bool))
         super()._tell_shared(index, values)
+        self._learned(model, index, values)
+
+    def _learned(self, model: ResponseModel, index: Tensor, values: Tensor) -> None:
+        """The model learns the measurements and the noise; under noise it becomes the archive's prior."""
         model.add(index, values)
         model.set_noise(self.noise())
+        if self.smooth and self.elites.prior is None:
+            self.elites.prior = self._prior
+        self.elites.prior_changed()
+
+    def _prior(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        """The model's mean and variance of the true response at ``points [P, M, d]``: its own
+        uncertainty plus its recent error on measurements it had to predict (so a model that
+        predicts poorly barely moves the estimates)."""
+        mean, std = self.model.predict(points)
+        return mean, (std.pow(2) + self.model.error_variance[:, None]).clamp_max(1e300)

@@ -1,0 +1,195 @@
+"""Grid features and the ``surrogate`` searcher: what grid points mean reaches the searcher from every
+entry point, and a model of the unit fitted on it finds a unit's best stimulus with fewer queries."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mango_pl.mei import SearchSettings, search_layer
+from mango_pl.models.checkpoint import load_generator
+from mango_pl.search import GridFeatures, Searcher, make_searcher, maximize, register_method
+from mango_pl.search.registry import METHODS
+from mango_pl.search.response_model import ResponseModel
+from mango_pl.search.surrogate_searcher import SurrogateSearcher
+from mango_pl.stimuli import GeneratorSpace
+from tests.mei_helpers import PlainClassifier, PlantedGenerator
+from tests.search_helpers import planted
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+VQVAE = "mango_pl/assets/digits_vqvae.pt"
+
+
+# -- GridFeatures ----------------------------------------------------------------------------------
+
+def test_grid_features_look_up_each_coordinates_vector_and_order_by_first_component():
+    table = torch.tensor([[0.0, 3.0], [0.0, -1.0], [0.0, 1.0], [0.0, 5.0]])  # varies along its 2nd column only
+    features = GridFeatures(table, "toy")
+    index = torch.tensor([[3, 0, 1]])
+    assert torch.equal(features.vectors(index), table.double()[index])
+    assert features.flat(index).shape == (1, 6)
+    order = features.ordering()
+    assert order.tolist() in ([1, 2, 0, 3], [3, 0, 2, 1])  # sorted along the component, either sign
+    per_coordinate = GridFeatures(torch.arange(12.0).view(2, 3, 2))
+    assert torch.equal(per_coordinate.vectors(torch.tensor([[2, 0]])),
+                       torch.tensor([[[4.0, 5.0], [6.0, 7.0]]], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("table, message", [
+    (torch.zeros(4), r"table \[n, e\] or \[d, n, e\]"),
+    (torch.tensor([[float("nan")], [0.0]]), "NaN or inf"),
+])
+def test_grid_features_reject_bad_tables(table, message):
+    with pytest.raises(ValueError, match=message):
+        GridFeatures(table)
+
+
+def test_use_features_checks_the_grid_and_comes_before_the_first_ask():
+    searcher = make_searcher("surrogate", d=4, n=8)
+    with pytest.raises(ValueError, match="does not fit the grid d=4, n=8"):
+        searcher.use_features(GridFeatures(torch.zeros(9, 2)))
+    with pytest.raises(TypeError, match="space.grid_features"):
+        searcher.use_features(torch.zeros(8, 2))
+    searcher.ask()
+    with pytest.raises(RuntimeError, match="before the first ask"):
+        searcher.use_features(GridFeatures(torch.zeros(8, 2)))
+
+
+def test_spaces_give_their_grid_meaning():
+    vqvae = load_generator(VQVAE)
+    features = GeneratorSpace(vqvae).grid_features()
+    assert torch.equal(features.table, vqvae.quantizer.codebook.double())
+    latent = GeneratorSpace(PlantedGenerator(n=8)).grid_features()
+    assert torch.allclose(latent.table[:, 0], torch.linspace(0, 1, 8, dtype=torch.float64))
+
+
+# -- the features reach the searcher from every entry point -----------------------------------------
+
+class FeatureSpy(SurrogateSearcher):
+    """The surrogate, remembering the features it was given (one per instance)."""
+
+    seen: list[GridFeatures | None] = []
+
+    def _ask(self):
+        if self.told == 0:
+            FeatureSpy.seen.append(self.features)
+        return super()._ask()
+
+
+@pytest.fixture
+def spy():
+    register_method("feature-spy", FeatureSpy, overwrite=True)
+    FeatureSpy.seen = []
+    yield FeatureSpy
+    METHODS.pop("feature-spy", None)
+
+
+def test_maximize_hands_features_only_to_searchers_that_use_them(spy):
+    features = GridFeatures(torch.linspace(-1, 1, 8)[:, None])
+    target = torch.randint(0, 8, (2, 6), generator=torch.Generator().manual_seed(0))
+
+    def objective(index):
+        return -(index - target[:, None]).abs().sum(-1).double()
+
+    maximize(objective, "feature-spy", d=6, n=8, budget=40, problems=2, features=features)
+    assert spy.seen == [features]
+    random = make_searcher("random", d=6, n=8, problems=2)
+    maximize(objective, random, d=6, n=8, budget=20, problems=2, features=features)
+    assert not Searcher.uses_features and random.features is features  # kept, unused
+
+
+def test_the_engine_gives_the_space_features_to_the_searcher(spy):
+    network = PlainClassifier(units=2, n=8).eval()
+    space = GeneratorSpace(PlantedGenerator(n=8))
+    search_layer(network, "features", [0, 1], space, SearchSettings(methods=["feature-spy"], budget=30, repeats=1))
+    assert len(spy.seen) == 1 and torch.equal(spy.seen[0].table, space.grid_features().table)
+
+
+# -- the surrogate's contract ------------------------------------------------------------------------
+
+def test_surrogate_spends_the_exact_budget_and_a_problem_depends_on_its_own_seed_only():
+    objective = planted(3, 12, 16, seed=1)
+    features = GridFeatures(torch.linspace(-2, 2, 16)[:, None])
+    together = maximize(objective, "surrogate", d=12, n=16, budget=157, problems=3, seed=[5, 6, 7],
+                        features=features)
+    assert together.history.shape == (3, 157) and (objective.evaluations == 157).all()
+    again = maximize(objective, "surrogate", d=12, n=16, budget=157, problems=3, seed=[5, 6, 7], features=features)
+    assert torch.equal(together.history, again.history)
+    alone = maximize(planted(3, 12, 16, seed=1).__class__(objective.target[1:2]), "surrogate", d=12, n=16,
+                     budget=157, problems=1, seed=[6], features=features)
+    assert torch.equal(alone.history[0], together.history[1])
+
+
+def test_surrogate_population_mode_fits_one_model_for_every_unit():
+    objective = planted(4, 10, 16, seed=2)
+    searcher = make_searcher("surrogate", d=10, n=16, problems=4, seed=0, shared_k=16)
+    result = maximize(lambda index: objective(index.unsqueeze(0).expand(4, -1, -1)).T, searcher, d=10, n=16,
+                      budget=320, problems=4, shared=True)
+    assert result.stimuli.shape == (320, 10)
+    assert searcher.model.shared and searcher.model._gram.shape[1] == 1
+    random = maximize(lambda index: objective(index.unsqueeze(0).expand(4, -1, -1)).T, "random", d=10, n=16,
+                      budget=320, problems=4, shared=True, seed=0)
+    assert result.best_value.mean() > random.best_value.mean()
+
+
+def test_response_model_learns_a_known_function_and_knows_where_it_has_not_looked():
+    generator = torch.Generator().manual_seed(0)
+    table = torch.randn(32, 3, generator=generator)
+    weights = torch.randn(8 * 3, generator=generator)
+
+    def unit(index):  # a smooth function of what the points mean
+        return torch.tanh(GridFeatures(table).flat(index) @ weights.double() / 4)
+
+    model = ResponseModel(GridFeatures(table), d=8, n=32, problems=1)
+    train = torch.randint(0, 32, (1, 400, 8), generator=generator)
+    model.add(train, unit(train))
+    test = torch.randint(0, 32, (1, 200, 8), generator=generator)
+    mean, std = model.predict(test)
+    correlation = torch.corrcoef(torch.stack([mean[0], unit(test)[0]]))[0, 1]
+    assert correlation > 0.8, correlation
+    _, seen_std = model.predict(train[:, :200])
+    assert std.mean() > seen_std.mean()  # more uncertain away from the data
+
+
+def test_surrogate_with_the_codebook_beats_elite_on_a_unit_that_reads_the_image():
+    """A unit that is a known function of the decoded image of the shipped VQ-VAE (a rectified
+    template match): the model of the unit on the codebook must find better stimuli than ``elite``."""
+    vqvae = load_generator(VQVAE)
+    space = GeneratorSpace(vqvae, channels=1, image_size=16)
+    generator = torch.Generator().manual_seed(3)
+    templates = torch.nn.functional.avg_pool2d(torch.randn(4, 1, 16, 16, generator=generator), 5, 1, 2)
+
+    def units(index):  # [P, K, d] -> [P, K]
+        images = space.decode(index)  # [P, K, 1, 16, 16]
+        return torch.relu((images[:, :, 0] * templates[:, None, 0]).sum((-1, -2))).double()
+
+    def best(method, seed, features):
+        return maximize(units, method, d=64, n=512, budget=250, problems=4, seed=seed,
+                        features=features).best_value.mean()
+
+    features = space.grid_features()
+    surrogate = sum(best("surrogate", seed, features) for seed in range(2))
+    elite = sum(best("elite", seed, None) for seed in range(2))
+    assert surrogate > 1.05 * elite, (surrogate, elite)
+
+
+def test_surrogate_rejects_bad_options():
+    with pytest.raises(ValueError, match="screen"):
+        make_searcher("surrogate", d=4, n=8, screen=0)
+    with pytest.raises(ValueError, match="min_unscreened"):
+        make_searcher("surrogate", d=4, n=8, min_unscreened=0.6, max_unscreened=0.5)
+
+
+def test_the_loop_session_gives_its_space_features_to_the_searcher(tmp_path, spy):
+    from mango_pl.loop import Session
+    from tests.loop_helpers import write_config
+
+    config = write_config(tmp_path, method="feature-spy",
+                          space={"class_path": "mango_pl.stimuli.GeneratorSpace",
+                                 "init_args": {"checkpoint": str(VQVAE)}},
+                          image={"channels": 1, "size": 16})
+    with Session.create(tmp_path / "session", config) as session:
+        session.ask()
+        assert isinstance(session.searcher.features, GridFeatures)
+        assert session.searcher.features.table.shape == (512, 16)
