@@ -1,4 +1,20 @@
-"""Scores, tables and the plot of the neuron bank (pure functions over the job records)."""
+"""Scores, tables and the plot of the neuron bank (pure functions over the job records).
+
+A unit's score at a budget is the **noise-free** response of the stimulus a method returns there,
+divided by the unit's **reference**: the larger of
+
+* its reference run's best value (one 10,000-query run of the strongest method for the grid,
+  ``benchmarks/bank_reference.py``, committed as ``results/neuron_bank/reference_maxima.csv``), and
+* the best noise-free value any bank method's query reached for the unit (any budget, noise, seed),
+
+so 1.0 is the unit's MEI as far as anything found it. The report gives, per grid and noise model,
+the mean score over units × seeds with a 95 % Student-t interval (``mango_pl.report.stats``), the
+default method's win rates; noise-free, also the fraction of units within 5 % of their reference
+and the scores per depth (the early, middle and late layer of each network); then the targets,
+the silent units, population mode (each unit's score on shared stimuli relative to its own
+independent search: mean and 10th percentile), the optimizer's time, and the bank's and the
+reference runs' CPU time, apart.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +23,41 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
-#: plot colours (Okabe-Ito, colour-blind safe), the default method first
+from mango_pl.report.stats import mean_intervals
+
+#: plot colours (Okabe-Ito, then Tol's muted; colour-blind safe), the default method first
 PALETTE = ["#000000", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
-           "#882255", "#44AA99"]
+           "#882255", "#44AA99", "#661100"]
+#: a unit counts as found when its score is within this fraction of its reference
+WITHIN = 0.05
+#: depth names of a network's three bank layers, in ``bank_networks.NETWORKS[...].layers`` order
+DEPTHS = ("early", "middle", "late")
+#: population mode's target: every unit of a layer on at most this many shared stimuli in all
+POPULATION_TARGET = 3000
 
 
 def unit_id(record: dict, p: int) -> tuple:
     return record["grid"], record["network"], record["layer"], record["units"][p]
 
 
-def normalizers(records: list[dict]) -> dict[tuple, float]:
-    """Per unit: the best noise-free response any method's query reached (any budget, noise, seed)."""
+def reference_maxima(rows: list[dict] | None) -> dict[tuple, float]:
+    """``{(grid, network, layer, unit): value}`` of the reference table's rows (as read from the csv)."""
+    return {(row["grid"], row["network"], row["layer"], int(row["unit"])): float(row["value"]) for row in rows or []}
+
+
+def normalizers(records: list[dict], reference: list[dict] | None = None) -> dict[tuple, float]:
+    """Per unit of ``records``: its reference, the larger of its reference run's value (``reference``:
+    the rows of the reference table; units without a row have none) and the best noise-free
+    response any bank method's query reached (any budget, noise, seed)."""
     best: dict[tuple, float] = defaultdict(lambda: -math.inf)
     for record in records:
         for p in range(len(record["units"])):
             reached = max([record["true_max"][p], *record["true_at"][p]])
             best[unit_id(record, p)] = max(best[unit_id(record, p)], reached)
-    return dict(best)
+    maxima = reference_maxima(reference)
+    return {unit: max(value, maxima.get(unit, -math.inf)) for unit, value in best.items()}
 
 
 def scores(records: list[dict], norm: dict[tuple, float]) -> dict[tuple, dict[tuple, np.ndarray]]:
@@ -43,11 +76,17 @@ def scores(records: list[dict], norm: dict[tuple, float]) -> dict[tuple, dict[tu
     return out
 
 
-def mean_interval(samples: np.ndarray) -> tuple[float, float]:
-    """Mean and 95 % half-width (1.96 standard errors) of ``samples`` along axis 0."""
-    mean = samples.mean(0)
-    half = 1.96 * samples.std(0, ddof=1) / math.sqrt(len(samples)) if len(samples) > 1 else np.zeros_like(mean)
-    return mean, half
+def mean_half(runs: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over the runs' score curves and the half-width of its 95 % Student-t interval, per budget
+    (:func:`mango_pl.report.stats.mean_intervals`; 0 for a single run)."""
+    mean, _, high = mean_intervals(torch.as_tensor(np.stack(list(runs.values()))))
+    return mean.numpy(), (high - mean).numpy()
+
+
+def within_fraction(runs: dict, tolerance: float = WITHIN) -> np.ndarray:
+    """Per budget: the fraction of the runs (unit, seed) whose score is within ``tolerance`` of the
+    unit's reference (score >= 1 - tolerance)."""
+    return (np.stack(list(runs.values())) >= 1 - tolerance - 1e-12).mean(0)
 
 
 def win_rate(ours: dict, theirs: dict) -> tuple[np.ndarray, int]:
@@ -74,42 +113,82 @@ def method_order(records: list[dict], default: str) -> list[str]:
     return [default] + [m for m in methods if m != default] if default in methods else methods
 
 
-def score_table(table: dict, methods: list[str], budgets: list[int], default: str) -> list[str]:
-    """Markdown rows: mean normalized score ± 95 % interval per method and budget; best per column bold."""
-    means = {m: mean_interval(np.stack(list(table[m].values()))) for m in methods if table.get(m)}
-    best = {j: max(means[m][0][j] for m in means) for j in range(len(budgets))}
-    lines = ["| method | " + " | ".join(f"@{b}" for b in budgets) + " | units × seeds |",
+def _rows(values: dict[str, list[str]], best: dict[int, float], numbers: dict[str, np.ndarray], methods: list[str],
+          budgets: list[int], default: str, counts: dict[str, int], unit: str) -> list[str]:
+    lines = ["| method | " + " | ".join(f"@{b}" for b in budgets) + f" | {unit} |",
              "|---|" + "---|" * (len(budgets) + 1)]
     for m in methods:
-        if m not in means:
+        if m not in values:
             continue
-        mean, half = means[m]
-        cells = []
-        for j in range(len(budgets)):
-            cell = f"{mean[j]:.3f} ± {half[j]:.3f}"
-            cells.append(f"**{cell}**" if math.isclose(mean[j], best[j]) else cell)
+        cells = [f"**{cell}**" if math.isclose(numbers[m][j], best[j]) else cell for j, cell in enumerate(values[m])]
         name = f"**{m}** (default)" if m == default else m
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {len(table[m])} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {counts[m]} |")
     return lines
 
 
+def score_table(table: dict, methods: list[str], budgets: list[int], default: str) -> list[str]:
+    """Markdown rows: mean normalized score ± 95 % interval per method and budget; best per column bold."""
+    means = {m: mean_half(table[m]) for m in methods if table.get(m)}
+    if not means:
+        return []
+    best = {j: max(means[m][0][j] for m in means) for j in range(len(budgets))}
+    cells = {m: [f"{mean[j]:.3f} ± {half[j]:.3f}" for j in range(len(budgets))] for m, (mean, half) in means.items()}
+    return _rows(cells, best, {m: v[0] for m, v in means.items()}, methods, budgets, default,
+                 {m: len(table[m]) for m in means}, "units × seeds")
+
+
+def within_table(table: dict, methods: list[str], budgets: list[int], default: str,
+                 tolerance: float = WITHIN) -> list[str]:
+    """Markdown rows: the fraction of units (× seeds) within ``tolerance`` of their reference, per
+    method and budget; best per column bold."""
+    fractions = {m: within_fraction(table[m], tolerance) for m in methods if table.get(m)}
+    if not fractions:
+        return []
+    best = {j: max(f[j] for f in fractions.values()) for j in range(len(budgets))}
+    cells = {m: [f"{100 * v:.0f} %" for v in f] for m, f in fractions.items()}
+    return _rows(cells, best, fractions, methods, budgets, default, {m: len(table[m]) for m in fractions},
+                 "units × seeds")
+
+
+def by_depth(runs: dict, depths: dict[tuple[str, str], str], depth: str) -> dict:
+    """The runs ``{(unit, seed): curve}`` of units in a layer of the given depth."""
+    return {key: curve for key, curve in runs.items() if depths.get(key[0][1:3]) == depth}
+
+
 def write_report(records: list[dict], default: str, budgets: list[int], accuracy: dict[str, float],
-                 out: Path) -> str:
-    """Write ``report.md`` and ``neuron_bank.png`` to ``out``; returns the markdown."""
-    population = [r for r in records if r.get("mode", "units") != "units"]
+                 out: Path, reference: list[dict] | None = None,
+                 depths: dict[tuple[str, str], str] | None = None) -> str:
+    """Write ``report.md`` and ``neuron_bank.png`` to ``out``; returns the markdown.
+
+    Args:
+        records: the bank's job records (units and population mode).
+        default: the method the win rates are for.
+        budgets: the recorded budgets.
+        accuracy: each network's validation accuracy.
+        out: the folder written to.
+        reference: the reference table's rows (``bank_reference.read_table``); ``None``: each unit is
+            normalized by the best any bank method reached.
+        depths: ``{(network, layer): "early" | "middle" | "late"}``, for the tables per depth.
+    """
+    population = [r for r in records if r.get("mode", "units") not in ("units", "reference")]
+    bank_seconds = sum(r.get("wall_seconds", 0.0) for r in records)
     records = [r for r in records if r.get("mode", "units") == "units"]
-    norm = normalizers(records)
+    norm = normalizers(records, reference)
     table = scores(records, norm)
     methods = method_order(records, default)
     grids = sorted({r["grid"] for r in records}, reverse=True)
     noises = [n for n in ("none", "mult0.2", "mult0.5", "poisson10") if any(r["noise"] == n for r in records)]
+    noises += sorted({r["noise"] for r in records} - set(noises))
     units = {unit_id(r, p) for r in records for p, s in enumerate(r["silent"]) if not s}
-    lines = [f"# Neuron bank: normalized score (noise-free response of the returned stimulus / the best any "
-             f"method reached for the unit), mean ± 95 % interval over units × seeds",
+    lines = ["# Neuron bank: normalized score (noise-free response of the returned stimulus / the unit's reference: "
+             "the best of its reference run and of every bank method), mean ± 95 % interval over units × seeds",
              "",
              "Networks (validation accuracy on the digits): "
              + ", ".join(f"{name} {acc:.3f}" for name, acc in accuracy.items())
              + f"; {len(units)} responsive units in all grids.", ""]
+    lines += reference_lines(reference, units, norm)
+    lines += [f"Bank: {len(records) + len(population)} jobs, {bank_seconds / 3600:.2f} CPU-hours (sum of the jobs' "
+              f"wall times; the reference runs are not included).", ""]
     for grid in grids:
         for noise in noises:
             per = {m: table.get((grid, noise, m), {}) for m in methods}
@@ -118,7 +197,10 @@ def write_report(records: list[dict], default: str, budgets: list[int], accuracy
             lines += [f"## {grid} grid, noise: {noise}", ""]
             lines += score_table(per, methods, budgets, default)
             lines.append("")
-            if per.get(default):
+            if noise == "none":
+                lines += [f"Fraction of units within {100 * WITHIN:.0f} % of their reference:", ""]
+                lines += within_table(per, methods, budgets, default) + [""]
+            if per.get(default) and any(per.get(m) for m in methods if m != default):
                 lines += [f"Win rate of {default} (ties count half):", "",
                           "| against | " + " | ".join(f"@{b}" for b in budgets) + " | pairs |",
                           "|---|" + "---|" * (len(budgets) + 1)]
@@ -128,6 +210,7 @@ def write_report(records: list[dict], default: str, budgets: list[int], accuracy
                     rate, pairs = win_rate(per[default], per[m])
                     lines.append(f"| {m} | " + " | ".join(f"{r:.2f}" for r in rate) + f" | {pairs} |")
                 lines.append("")
+    lines += depth_lines(table, methods, grids, budgets, default, depths)
     lines += target_lines(table, methods, grids, budgets, default)
     lines += silent_lines(records, norm, methods)
     lines += population_lines(population)
@@ -138,6 +221,44 @@ def write_report(records: list[dict], default: str, budgets: list[int], accuracy
     (out / "report.md").write_text(text)
     plot(table, methods, grids, noises, budgets, out / "neuron_bank.png")
     return text
+
+
+def reference_lines(reference: list[dict] | None, units: set[tuple], norm: dict[tuple, float]) -> list[str]:
+    """What the references are: the reference runs' methods, queries and CPU time (apart from the
+    bank's), and how many units' reference a bank method raised above the reference run's value."""
+    if not reference:
+        return ["No reference table: each unit's reference is the best any bank method reached.", ""]
+    maxima = reference_maxima(reference)
+    rows = [row for row in reference if (row["grid"], row["network"], row["layer"], int(row["unit"])) in units]
+    covered = units & set(maxima)
+    runs = sorted({(row["grid"], row["method"], int(row["queries"])) for row in rows}, reverse=True)
+    seconds = sum(float(row["seconds"]) for row in rows)
+    raised = sum(1 for u in covered if norm[u] > maxima[u])
+    text = (f"Reference runs (`benchmarks/bank_reference.py`, timed apart from the bank): "
+            + ", ".join(f"{grid}: {method} × {queries:,} queries" for grid, method, queries in runs)
+            + f"; {seconds / 3600:.2f} CPU-hours for {len(covered)} units. A bank method went above the reference "
+            f"run on {raised} of them.")
+    if len(covered) < len(units):
+        text += f" {len(units) - len(covered)} units have no reference run (their reference: the bank's best)."
+    return [text, ""]
+
+
+def depth_lines(table: dict, methods: list[str], grids: list[str], budgets: list[int], default: str,
+                depths: dict[tuple[str, str], str] | None) -> list[str]:
+    """Noise-free score tables per grid and depth (the early, middle, late layer of every network)."""
+    if not depths:
+        return []
+    lines = []
+    for grid in grids:
+        for depth in DEPTHS:
+            per = {m: by_depth(table.get((grid, "none", m), {}), depths, depth) for m in methods}
+            if not any(per.values()):
+                continue
+            layers = sorted({key[0][1:3] for runs in per.values() for key in runs})
+            lines += [f"## {grid} grid, noise-free, {depth} layers ("
+                      + ", ".join(f"{network} {layer}" for network, layer in layers) + ")", ""]
+            lines += score_table(per, methods, budgets, default) + [""]
+    return lines
 
 
 def target_lines(table: dict, methods: list[str], grids: list[str], budgets: list[int], default: str) -> list[str]:
@@ -210,7 +331,7 @@ def plot(table: dict, methods: list[str], grids: list[str], noises: list[str], b
                 runs = table.get((grid, noise, m))
                 if not runs:
                     continue
-                mean, half = mean_interval(np.stack(list(runs.values())))
+                mean, half = mean_half(runs)
                 style = dict(color=PALETTE[c % len(PALETTE)], lw=2.4 if c == 0 else 1.3,
                              ls="-" if c < 6 else "--")
                 ax.plot(budgets, mean, marker="o", ms=3, label=m, **style)
@@ -229,29 +350,50 @@ def plot(table: dict, methods: list[str], grids: list[str], noises: list[str], b
     plt.close(fig)
 
 
+def population_ratios(alone: dict, shared: dict) -> tuple[np.ndarray, int]:
+    """Each responsive unit's score on shared stimuli relative to its independent search: the
+    noise-free response of what the shared search returns at each mark divided by what the unit's
+    own search returned at its full budget, ``[U, marks]``, over the units whose own search found a
+    positive response; and how many units it did not."""
+    independent = np.asarray(alone["true_at"], dtype=np.float64)[:, -1]
+    keep = independent > 0
+    ratios = np.asarray(shared["true_at"], dtype=np.float64)[keep] / independent[keep, None]
+    return ratios, int((~keep).sum())
+
+
 def population_lines(records: list[dict]) -> list[str]:
-    """Shared stimuli for a whole layer vs every unit searched on its own (normalized per unit by
-    the best either reached)."""
+    """Shared stimuli for a whole layer vs every unit searched on its own: per layer and mark, the
+    mean and 10th percentile over its responsive units of the shared score / the independent one."""
     if not records:
         return []
-    lines = ["## Population mode: every unit of a 64-unit layer", "",
-             "Normalized score per unit (by the best either search reached for it), mean over the layer's "
-             "responsive units; independent: 2,000 queries per unit; shared: stimuli shown to the whole layer.", ""]
-    layers = sorted({(r["grid"], r["network"], r["layer"]) for r in records})
-    marks = next((r["budgets"] for r in records if r["mode"] == "shared"), [])
-    lines += ["| grid | layer | units | independent @2000 each (= {} stimuli) | ".format(64 * 2000)
-              + " | ".join(f"shared @{m}" for m in marks) + " |",
-              "|---|---|---|---|" + "---|" * len(marks)]
+    layers = sorted({(r["grid"], r["network"], r["layer"]) for r in records}, reverse=True)
+    rows, targets = [], []
+    marks: list[int] = []
     for key in layers:
         runs = {r["mode"]: r for r in records if (r["grid"], r["network"], r["layer"]) == key}
         if set(runs) != {"layer", "shared"}:
             continue
         alone, shared = runs["layer"], runs["shared"]
-        best = np.maximum(np.maximum(alone["true_max"], shared["true_max"]),
-                          np.maximum(np.max(alone["true_at"], 1), np.max(shared["true_at"], 1)))
-        keep = best > 0
-        alone_score = (np.asarray(alone["true_at"])[:, -1] / np.where(keep, best, 1))[keep]
-        shared_score = (np.asarray(shared["true_at"]) / np.where(keep, best, 1)[:, None])[keep]
-        lines.append(f"| {key[0]} | {key[1]} {key[2]} | {int(keep.sum())} | {alone_score.mean():.3f} | "
-                     + " | ".join(f"{v:.3f}" for v in shared_score.mean(0)) + " |")
-    return lines + [""]
+        marks, budget = shared["budgets"], alone["budgets"][-1]
+        ratios, unwoken = population_ratios(alone, shared)
+        if not len(ratios):
+            continue
+        mean, p10 = ratios.mean(0), np.percentile(ratios, 10, axis=0)
+        rows.append(f"| {key[0]} | {key[1]} {key[2]} | {len(ratios)} of {len(alone['units'])} | "
+                    + " | ".join(f"{m:.3f} ({p:.3f})" for m, p in zip(mean, p10)) + " |")
+        within = [j for j, mark in enumerate(marks) if mark <= POPULATION_TARGET]
+        if within:
+            j = within[-1]
+            targets.append(f"- {key[0]} {key[1]} {key[2]}: with {marks[j]:,} shared stimuli in all, its units reach "
+                           f"{mean[j]:.3f} of their independent {budget:,}-query score on average, "
+                           f"{p10[j]:.3f} at the 10th percentile"
+                           + (f" ({unwoken} units the independent search never woke are left out)" if unwoken else ""))
+    if not rows:
+        return []
+    budget = next(r["budgets"][-1] for r in records if r["mode"] == "layer")
+    return (["## Population mode: every unit of a 64-unit layer on shared stimuli", "",
+             f"Per responsive unit: the noise-free response of what the shared search returns after the stimuli shown "
+             f"to the whole layer, divided by what the unit's own search returned after {budget:,} queries (all units: "
+             f"{64 * budget:,} stimuli); mean over the layer's units (10th percentile in brackets).", "",
+             "| grid | layer | units | " + " | ".join(f"shared @{m}" for m in marks) + " |",
+             "|---|---|---|" + "---|" * len(marks)] + rows + [""] + targets + [""])
