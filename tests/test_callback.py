@@ -63,7 +63,7 @@ def test_default_method_runs_three_times_and_each_run_finds_the_planted_optimum(
     histories = [run.history for run in result.runs.values()]
     assert not torch.equal(histories[0], histories[1])  # independent seeds: different searches
     saved = load_meis(tmp_path / "meis" / "epoch=0000" / "features.pt").meis.settings
-    assert (saved.methods, saved.repeat_count, saved.shared, saved.warm_start) == (("elite",), 3, False, 0)
+    assert (saved.methods, saved.repeat_count, saved.shared, saved.warm_start) == ((DEFAULT_METHOD,), 3, False, 0)
 
 
 def _tiny_spiking_fit(tmp_path: Path, logger, methods=("tt-s", "random"), budget=24, epochs=1):

@@ -18,7 +18,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from callbacks import MEISearchCallback
 from mango_pl.mei import SearchSettings, find_mei_files, load_meis, search_layers, search_model
 from mango_pl.models import SpikingResNet18
-from mango_pl.search import RandomSearcher, maximize, register_method
+from mango_pl.search import DEFAULT_METHOD, RandomSearcher, maximize, register_method
 from mango_pl.search.registry import METHODS
 from mango_pl.stimuli import GeneratorSpace
 from tests.mei_helpers import ASSET_GENERATOR
@@ -82,7 +82,7 @@ def test_search_over_checkpoints_equals_the_callbacks_meis(tmp_path):
         for layer in ("sn1", "layer1.0.sn1"):
             ours = load_meis(out / "meis" / f"epoch={epoch:04d}" / f"{layer}.pt")
             theirs = load_meis(tmp_path / "with" / "meis" / f"epoch={epoch:04d}" / f"{layer}.pt")
-            assert ours.meis.labels == theirs.meis.labels == ["elite#1", "elite#2", "elite#3"]
+            assert ours.meis.labels == theirs.meis.labels == [f"{DEFAULT_METHOD}#{r}" for r in (1, 2, 3)]
             for label in ours.meis.labels:
                 assert torch.equal(ours.meis.runs[label].index, theirs.meis.runs[label].index), (epoch, layer, label)
                 assert torch.equal(ours.meis.runs[label].activation, theirs.meis.runs[label].activation)

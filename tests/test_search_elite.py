@@ -23,8 +23,7 @@ def separable(target: torch.Tensor):
     return lambda index: -(index - target[:, None]).abs().sum(-1).double()
 
 
-def test_elite_is_the_default_method():
-    assert DEFAULT_METHOD == "elite"
+def test_elite_has_population_mode_and_start_points():
     assert "elite" in shared_methods() and "elite" in start_methods()
 
 

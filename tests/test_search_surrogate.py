@@ -8,7 +8,8 @@ import torch
 
 from mango_pl.mei import SearchSettings, search_layer
 from mango_pl.models.checkpoint import load_generator
-from mango_pl.search import GridFeatures, Searcher, make_searcher, maximize, register_method
+from mango_pl.search import (DEFAULT_METHOD, GridFeatures, Searcher, make_searcher, maximize, register_method,
+                             shared_methods, start_methods)
 from mango_pl.search.registry import METHODS
 from mango_pl.search.response_model import ResponseModel
 from mango_pl.search.surrogate_searcher import SurrogateSearcher
@@ -107,6 +108,11 @@ def test_the_engine_gives_the_space_features_to_the_searcher(spy):
 
 
 # -- the surrogate's contract ------------------------------------------------------------------------
+
+def test_surrogate_is_the_default_method_with_population_mode_and_start_points():
+    assert DEFAULT_METHOD == "surrogate"
+    assert "surrogate" in shared_methods() and "surrogate" in start_methods()
+
 
 def test_surrogate_spends_the_exact_budget_and_a_problem_depends_on_its_own_seed_only():
     objective = planted(3, 12, 16, seed=1)

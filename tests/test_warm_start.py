@@ -13,7 +13,7 @@ from mango_pl.mei import load_meis
 from mango_pl.data.digits import load_digit_images
 from mango_pl.models import ConvSNN
 from mango_pl.probe import LayerObjective, natural_warm_start
-from mango_pl.search import maximize
+from mango_pl.search import DEFAULT_METHOD, maximize
 from mango_pl.stimuli import GeneratorSpace, GratingSpace
 from tests.mei_helpers import ASSET_GENERATOR
 
@@ -103,7 +103,7 @@ def _fit(tmp_path: Path, **options) -> MEISearchCallback:
 def test_callback_population_mode_with_warm_start_spends_the_budget_per_layer(tmp_path):
     mei = _fit(tmp_path, budget=40, shared=True, warm_start=8)
     result = mei.last_results["sn1"].meis
-    assert result.labels == ["elite#1", "elite#2", "elite#3"]
+    assert result.labels == [f"{DEFAULT_METHOD}#{r}" for r in (1, 2, 3)]
     for run in result.runs.values():
         assert run.history.shape == (4, 40)  # 8 natural images + 32 grid stimuli, every unit told all
         assert torch.equal(run.history[:, :8], result.runs["elite#1"].history[:, :8])  # the same images
