@@ -234,7 +234,7 @@ def reference_lines(reference: list[dict] | None, units: set[tuple], norm: dict[
     runs = sorted({(row["grid"], row["method"], int(row["queries"])) for row in rows}, reverse=True)
     seconds = sum(float(row["seconds"]) for row in rows)
     raised = sum(1 for u in covered if norm[u] > maxima[u])
-    text = (f"Reference runs (`benchmarks/bank_reference.py`, timed apart from the bank): "
+    text = ("Reference runs (`benchmarks/bank_reference.py`, timed apart from the bank): "
             + ", ".join(f"{grid}: {method} × {queries:,} queries" for grid, method, queries in runs)
             + f"; {seconds / 3600:.2f} CPU-hours for {len(covered)} units. A bank method went above the reference "
             f"run on {raised} of them.")
