@@ -322,7 +322,7 @@ def plot(table: dict, methods: list[str], grids: list[str], noises: list[str], b
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(grids), len(noises), figsize=(3.6 * len(noises), 3.2 * len(grids)),
+    fig, axes = plt.subplots(len(grids), len(noises), figsize=(3.6 * len(noises) + 1.6, 3.2 * len(grids)),
                              squeeze=False, sharex=True)
     for i, grid in enumerate(grids):
         for j, noise in enumerate(noises):
@@ -345,7 +345,7 @@ def plot(table: dict, methods: list[str], grids: list[str], noises: list[str], b
             ax.grid(alpha=0.3)
     fullest = max(axes.flat, key=lambda ax: len(ax.get_lines()))  # the panel where every method ran
     fig.legend(*fullest.get_legend_handles_labels(), loc="center right", fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    fig.tight_layout(rect=(0, 0, 1 - 1.6 / fig.get_figwidth(), 1))  # the legend's column stays clear
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
