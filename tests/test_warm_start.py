@@ -106,7 +106,7 @@ def test_callback_population_mode_with_warm_start_spends_the_budget_per_layer(tm
     assert result.labels == [f"{DEFAULT_METHOD}#{r}" for r in (1, 2, 3)]
     for run in result.runs.values():
         assert run.history.shape == (4, 40)  # 8 natural images + 32 grid stimuli, every unit told all
-        assert torch.equal(run.history[:, :8], result.runs["elite#1"].history[:, :8])  # the same images
+        assert torch.equal(run.history[:, :8], result.runs[result.labels[0]].history[:, :8])  # the same images
     saved = load_meis(tmp_path / "meis" / "epoch=0000" / "sn1.pt").meis.settings
     assert (saved.repeat_count, saved.shared, saved.warm_start) == (3, True, 8)
 
