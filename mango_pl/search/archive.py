@@ -48,10 +48,14 @@ def equal_pairs(left: Tensor, right: Tensor) -> Tensor:
     return same
 
 
-def first_occurrence(points: Tensor) -> Tensor:
-    """For ``points [P, K, d]``, the index ``[P, K]`` of the first point equal to each point."""
+def first_occurrence(points: Tensor, filled: Tensor | None = None) -> Tensor:
+    """For ``points [P, K, d]``, the index ``[P, K]`` of the first point equal to each point; with
+    ``filled [P, K]`` only filled points count as equal (an unfilled point maps to itself)."""
     K = points.shape[1]
     same = equal_pairs(points, points)  # [P, K, K]
+    if filled is not None:
+        same &= filled.unsqueeze(2) & filled.unsqueeze(1)
+        same |= torch.eye(K, dtype=torch.bool, device=points.device)
     earlier = torch.ones(K, K, dtype=torch.bool, device=points.device).tril()
     return (same & earlier).int().argmax(-1)
 

@@ -44,22 +44,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mango_pl.search.archive import first_occurrence
 from mango_pl.search.base import Searcher, check_positive_int
 from mango_pl.search.genetic_searcher import check_fraction
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 
 _SHARED_STREAM = 7321  # spawn-key entry of the population mode's own random stream
-
-
-def _distinct_first(points: Tensor, filled: Tensor) -> Tensor:
-    """For ``points [P, C, d]`` with ``filled [P, C]``, the index ``[P, C]`` of the first filled point
-    equal to each point (an unfilled point maps to itself)."""
-    C = points.shape[1]
-    same = (points.unsqueeze(2) == points.unsqueeze(1)).all(-1)  # [P, C, C]
-    same &= filled.unsqueeze(2) & filled.unsqueeze(1)
-    same |= torch.eye(C, dtype=torch.bool, device=points.device)
-    earlier = torch.ones(C, C, dtype=torch.bool, device=points.device).tril()
-    return (same & earlier).int().argmax(-1)
 
 
 class ElitistGASearcher(Searcher):
@@ -122,7 +112,7 @@ class ElitistGASearcher(Searcher):
         index = torch.cat([self.archive_index, points.long()], 1)
         value = torch.cat([self.archive_value, values.to(torch.float64)], 1)
         filled = torch.isfinite(value)
-        first = _distinct_first(index, filled)
+        first = first_occurrence(index, filled)
         best = torch.full_like(value, -torch.inf).scatter_reduce(1, first, value, "amax")
         lead = filled & (first == torch.arange(index.shape[1], device=self.device))
         score = torch.where(lead, best, torch.full_like(best, -torch.inf))
@@ -207,7 +197,7 @@ class ElitistGASearcher(Searcher):
         if self._start is not None:
             if self._start.dim() == 3:  # each distinct start point once, for every problem
                 flat = self._start.reshape(1, -1, self.d)
-                keep = _distinct_first(flat, torch.ones(flat.shape[:2], dtype=torch.bool, device=self.device))[0]
+                keep = first_occurrence(flat)[0]
                 self._start = flat[0][keep == torch.arange(flat.shape[1], device=self.device)]
             taken = self._start[:K]
             self._start = self._start[K:] if self._start.shape[0] > K else None
