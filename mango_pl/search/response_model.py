@@ -142,11 +142,12 @@ class ResponseModel:
 
     # -- learning ------------------------------------------------------------------------------
 
-    def add(self, index: Tensor, values: Tensor) -> None:
+    def add(self, index: Tensor, values: Tensor, features: Tensor | None = None) -> None:
         """Learn measurements: ``index [P, K, d]`` with ``values [P, K]``; population mode ``index [N, d]``
-        with ``values [N, P]`` (every unit's response to every stimulus)."""
+        with ``values [N, P]`` (every unit's response to every stimulus). ``features``: ``phi(index)``
+        when the caller has it already (it just predicted these points)."""
         values = values.to(self.device, torch.float64)
-        features = self.phi(index)
+        features = self.phi(index) if features is None else features
         if self.shared:  # features [S, N, F], values [N, P]
             self._gram[:, 0] += features.transpose(1, 2) @ features
             self._sum_phi[:, 0] += features.sum(1)
@@ -202,19 +203,18 @@ class ResponseModel:
 
     # -- predicting ----------------------------------------------------------------------------
 
-    def predict_all(self, index: Tensor) -> tuple[Tensor, Tensor]:
+    def predict_all(self, index: Tensor, features: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Every scale's prediction for ``index [P, M, d]`` (population mode also ``[N, d]``, the same
         stimuli for every problem): mean and standard deviation ``[S, P, M]`` (raw units; the deviation
-        is the model's uncertainty, without measurement noise)."""
+        is the model's uncertainty, without measurement noise). ``features``: ``phi(index)`` if known."""
         weights, cholesky, mean, scale = self._fitted()
+        features = self.phi(index) if features is None else features  # [S, N, F] or [S, P, M, F]
         if self.shared and index.dim() == 2:  # stimuli shown to every problem: features once
-            features = self.phi(index)  # [S, N, F]
             predicted = features @ weights.transpose(1, 2)  # [S, N, P]
             solved = torch.linalg.solve_triangular(cholesky[:, 0], features.transpose(1, 2), upper=False)
             std = solved.pow(2).sum(1).sqrt()  # [S, N]
             return (predicted.transpose(1, 2) * scale[None, :, None] + mean[None, :, None],
                     std[:, None, :] * scale[None, :, None])
-        features = self.phi(index)  # [S, P, M, F]
         predicted = (features * weights.unsqueeze(2)).sum(-1)
         if self.shared:  # one factor for all problems: solve all candidates together
             S, P, M, F = features.shape

@@ -145,24 +145,27 @@ class SurrogateSearcher(EliteSearcher):
     def _tell(self, index: Tensor, values: Tensor) -> None:
         pending = self._pending
         model = self._ensure_model(shared=False)
+        features = model.phi(index)  # scored on, then learned from
         if self.told >= self.initial:  # score the model on what it had to predict
             mask = pending["child"][:, : values.shape[1]] if pending is not None else torch.ones_like(values, dtype=torch.bool)
-            predicted, uncertainty = model.predict_all(index)
+            predicted, uncertainty = model.predict_all(index, features)
             model.score(predicted, uncertainty, values, mask)
         super()._tell(index, values)
-        self._learned(model, index, values)
+        self._learned(model, index, values, features)
 
     def _tell_shared(self, index: Tensor, values: Tensor) -> None:
         model = self._ensure_model(shared=True)
+        features = model.phi(index)
         if self.told >= self.initial:
-            predicted, uncertainty = model.predict_all(index)
+            predicted, uncertainty = model.predict_all(index, features)
             model.score(predicted, uncertainty, values.T, torch.ones_like(values.T, dtype=torch.bool))
         super()._tell_shared(index, values)
-        self._learned(model, index, values)
+        self._learned(model, index, values, features)
 
-    def _learned(self, model: ResponseModel, index: Tensor, values: Tensor) -> None:
-        """The model learns the measurements and the noise; under noise it becomes the archive's prior."""
-        model.add(index, values)
+    def _learned(self, model: ResponseModel, index: Tensor, values: Tensor, features: Tensor) -> None:
+        """The model learns the measurements (``features = model.phi(index)``) and the noise; under
+        noise it becomes the archive's prior."""
+        model.add(index, values, features)
         model.set_noise(self.noise())
         if self.smooth and self.elites.prior is None:
             self.elites.prior = self._prior
