@@ -26,7 +26,7 @@ from mango_pl.models import (
     reset_states,
     spiking_layer_names,
 )
-from mango_pl.stimuli.grid import Grid
+from mango_pl.models.grid import Grid
 
 
 @pytest.fixture(autouse=True, scope="module")

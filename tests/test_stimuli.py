@@ -101,6 +101,24 @@ def test_generator_space_wraps_and_freezes():
     assert (inferred.channels, inferred.image_size) == (3, 5)
 
 
+def test_grid_old_path_names_the_models_class():
+    import importlib.resources as res
+    import pickle
+
+    from mango_pl.models.checkpoint import load_generator
+    from mango_pl.models.grid import Grid as ModelsGrid
+    from mango_pl.stimuli import Grid as PackageGrid
+
+    assert Grid is ModelsGrid and PackageGrid is ModelsGrid
+    assert pickle.loads(b"cmango_pl.stimuli.grid\nGrid\n.") is ModelsGrid       # pickles of the old class path
+    grid = Grid.uniform(3, 5)
+    assert pickle.loads(pickle.dumps(grid)) == grid
+    for name in ("digits_sngan.pt", "digits_vqvae.pt"):                          # the shipped generators still load
+        generator = load_generator(res.files("mango_pl") / "assets" / name)
+        assert isinstance(generator.grid, ModelsGrid)
+        assert GeneratorSpace(generator).decode(generator.grid.random_index(2)).shape[0] == 2
+
+
 def test_generator_space_float64_is_batch_invariant():
     torch.manual_seed(0)
     space = GeneratorSpace(TinyGenerator(d=16, size=16)).to(dtype=torch.float64)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from mango_pl.stimuli.grid import Grid
+from mango_pl.models.grid import Grid
 
 
 def _power_of_two_ratio(image_size: int, bottom: int) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from mango_pl.models.grid import Grid
 from mango_pl.models.normalization import check_images
 from mango_pl.models.vector_quantizer import EMAVectorQuantizer
 from mango_pl.search.features import GridFeatures
-from mango_pl.stimuli.grid import Grid
 
 
 class ResidualStack(nn.Module):

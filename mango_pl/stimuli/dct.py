@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from mango_pl.stimuli.grid import Grid
+from mango_pl.models.grid import Grid
 from mango_pl.stimuli.space import StimulusSpace
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from mango_pl.models.grid import Grid
 from mango_pl.models.precision import converted_copy, module_device, module_dtype
-from mango_pl.stimuli.grid import Grid
 from mango_pl.stimuli.space import StimulusSpace
 
 #: How to make the generator checkpoint the digits examples use.
@@ -19,7 +19,7 @@ _MAKE_CHECKPOINT = "mango-pl fit --config configs/<dataset>/sngan.yaml"
 class GeneratorSpace(StimulusSpace):
     """Stimulus space of a frozen generator: ``index [N, d] -> generator.decode(index)``.
 
-    The generator is an ``nn.Module`` with ``.grid`` (a :class:`~mango_pl.stimuli.grid.Grid`) and
+    The generator is an ``nn.Module`` with ``.grid`` (a :class:`~mango_pl.models.grid.Grid`) and
     ``.decode(index [N, d]) -> images [N, C, H, W]`` in [0, 1], optionally ``.out_channels``,
     ``.image_size`` and ``.latents(index) -> [N, D]`` (the float vector of each stimulus; default:
     the grid values). It is put in eval mode with gradients off. Decoding in float64 (``to(dtype=
@@ -74,7 +74,7 @@ class GeneratorSpace(StimulusSpace):
             raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
         missing = []
         if not isinstance(getattr(generator, "grid", None), Grid):
-            missing.append(".grid (a mango_pl.stimuli.grid.Grid)")
+            missing.append(".grid (a mango_pl.models.grid.Grid)")
         if not callable(getattr(generator, "decode", None)):
             missing.append(".decode(index [N, d]) -> images [N, C, H, W]")
         if missing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mango_pl.stimuli.grid import Grid
+from mango_pl.models.grid import Grid
 
 
 def invert_generator(generator: nn.Module, images: Tensor, grid: Grid, steps: int = 150, lr: float = 0.05,

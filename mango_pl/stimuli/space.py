@@ -8,8 +8,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
+from mango_pl.models.grid import Grid
 from mango_pl.search.features import GridFeatures
-from mango_pl.stimuli.grid import Grid
 from mango_pl.stimuli.adapt import adapt_images
 
 #: The float dtypes a space can decode in.
