@@ -73,7 +73,7 @@ import bank_report as report  # noqa: E402
 from mango_pl.mei.seeds import unit_seeds  # noqa: E402
 from mango_pl.probe import LayerObjective, natural_warm_start  # noqa: E402
 from mango_pl.search import DEFAULT_METHOD, maximize  # noqa: E402
-from mango_pl.search.noise import NoisyObjective, noise_model  # noqa: E402
+from mango_pl.loop.noise import NoisyObjective, noise_model  # noqa: E402
 from mango_pl.search.registry import _resolve  # noqa: E402
 
 #: the default list of baselines: the strongest a lab could pick (the default method comes first)

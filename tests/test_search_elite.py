@@ -8,7 +8,7 @@ import torch
 
 from mango_pl.search import DEFAULT_METHOD, make_searcher, maximize, shared_methods, start_methods
 from mango_pl.search.archive import EliteArchive
-from mango_pl.search.noise import MultiplicativeNoise, NoisyObjective, PoissonNoise, noise_model
+from mango_pl.loop.noise import MultiplicativeNoise, NoisyObjective, PoissonNoise, noise_model
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -3,7 +3,7 @@
 The simulated rig does what a rig does: it reads the batch's image files (8-bit, as a screen
 shows them), shows them to the network in presentation order, and writes ``responses_<batch>.csv``
 with a spike count per presentation and cell. A cell's count is its unit's activation (spike
-rate in [0, 1]) read through :class:`~mango_pl.search.noise.PoissonNoise`: ``Poisson(window *
+rate in [0, 1]) read through :class:`~mango_pl.loop.noise.PoissonNoise`: ``Poisson(window *
 rate)`` spikes (``responses: dff`` writes ``count / window``). The noise of batch ``b`` and cell
 ``c`` comes from a generator seeded with ``(seed, b, c)``, so a batch simulated again (after a
 crash) gives the same responses.
@@ -23,7 +23,7 @@ from mango_pl.loop.config import SessionConfigError, SimulationSettings
 from mango_pl.loop.files import write_new_file
 from mango_pl.loop.images import read_image
 from mango_pl.probe import LayerObjective
-from mango_pl.search.noise import PoissonNoise
+from mango_pl.loop.noise import PoissonNoise
 from mango_pl.stimuli import StimulusSpace, adapt_images
 
 
