@@ -6,7 +6,7 @@ a neuron's budget is a few hundred to a few thousand stimuli. So the searcher ke
 distinct stimuli it has seen (an :class:`~mango_pl.search.archive.EliteArchive` per problem) and
 proposes children of them. A child's parent is drawn with a strong bias to the top elites, with
 probability ``crossover`` mixed coordinate-wise with a second elite, and then changed in one of
-three kinds of way:
+four kinds of way:
 
 0. a step along the grid (``index +- a few``: a nearby latent value) in a few coordinates;
 1. a jump to any other value (another VQ-VAE code) in a few coordinates;
@@ -75,6 +75,19 @@ def _check_fraction(name: str, value: float, low: float = 0.0, high: float = 1.0
     return float(value)
 
 
+def _one_fifth(log_size: Tensor, tried: Tensor, success: Tensor, drowned: Tensor, gain: float,
+               low: float, high: float) -> Tensor:
+    """One step of the 1/5 success rule for the log-size of a move (``[P]``): moved by ``gain``
+    times (the success rate of the children ``tried [P, K]`` minus the target) where a problem tried
+    any, then clamped to ``[low, high]``. ``success [P, K]``: children that beat their parent;
+    ``drowned [P]``: problems whose selection the noise drowned, whose rate counts as above the
+    target (so the moves grow)."""
+    trials = tried.double().sum(1)
+    rate = (success & tried).double().sum(1) / trials.clamp_min(1)
+    rate = torch.where(drowned, torch.full_like(rate, _TARGET_SUCCESS + 0.2), rate)
+    return torch.where(trials > 0, log_size + gain * (rate - _TARGET_SUCCESS), log_size).clamp(low, high)
+
+
 class EliteSearcher(Searcher):
     """Elite-archive evolution with adaptive local mutations and noise-aware selection.
 
@@ -136,7 +149,8 @@ class EliteSearcher(Searcher):
         self._ones = torch.ones(P, dtype=torch.float64, device=self.device)
         self.log_mutation = self._ones * math.log(mutation)  # log expected coordinates changed
         self.log_step = self._ones * math.log(max(1.0, self.step * n))  # log step size in grid units
-        # decayed success counts of the two kinds of change: [P, 2] (0: step along the grid, 1: jump)
+        # decayed success counts of the four kinds of change (see `_children`): [P, 4] (0: step along
+        # the grid, 1: jump, 2: Gaussian step from the best elites' mean, 3: step along the linear model)
         self.kind_trials = torch.ones(P, _KINDS, dtype=torch.float64, device=self.device)
         self.kind_wins = torch.full((P, _KINDS), _TARGET_SUCCESS, dtype=torch.float64, device=self.device)
         self.log_sigma = self._ones * math.log(max(0.5, self.step * n))  # Gaussian step (kind 2), grid units
@@ -257,7 +271,8 @@ class EliteSearcher(Searcher):
         # the kind of change of each child, drawn by each kind's recent success:
         # 0: a step along the grid in a few coordinates; 1: a jump to any other value in a few
         # coordinates; 2: a Gaussian step in every coordinate from the weighted mean of the best
-        # elites (an evolution strategy's move, for grids of a continuous latent)
+        # elites (an evolution strategy's move, for grids of a continuous latent); 3: a step from the
+        # best elite along the gradient of a linear model of the recent measurements
         rate = self.kind_wins / self.kind_trials
         share = (rate / rate.sum(1, keepdim=True)).clamp_min(_KIND_FLOOR)
         cdf = (share / share.sum(1, keepdim=True)).cumsum(1)
@@ -378,10 +393,6 @@ class EliteSearcher(Searcher):
         success = (values > pending["parent_score"][:, :K]) & child
         kind = pending["kind"][:, :K]
         local = child & (kind < 2)  # children that changed a few coordinates: they steer how many
-        trials = local.double().sum(1)
-        wins = (success & local).double().sum(1)
-        active = trials > 0
-        rate = wins / trials.clamp_min(1)
         # uncertainty handling (as in UH-CMA-ES): when the children's values spread no more than the
         # noise, selection sees noise, not progress, and the success rule would shrink the moves
         # (a parent's score carries the winner's curse); then the moves grow instead
@@ -391,24 +402,14 @@ class EliteSearcher(Searcher):
         mean = shown.sum(1) / told.clamp_min(1)
         spread = torch.where(child, (values - mean[:, None]) ** 2, torch.zeros_like(values)).sum(1) / (told - 1).clamp_min(1)
         drowned = (noise > 0) & (told > 1) & (spread < self.uncertainty * noise)
-        rate = torch.where(drowned, torch.full_like(rate, _TARGET_SUCCESS + 0.2), rate)
-        self.log_mutation = torch.where(active, self.log_mutation + 0.5 * (rate - _TARGET_SUCCESS), self.log_mutation)
-        self.log_mutation = self.log_mutation.clamp(0.0, math.log(max(1.0, self.d / 4)))
-        step_trials = (child & (kind == 0)).double().sum(1)
-        step_rate = (success & (kind == 0)).double().sum(1) / step_trials.clamp_min(1)
-        step_rate = torch.where(drowned, torch.full_like(step_rate, _TARGET_SUCCESS + 0.2), step_rate)
-        self.log_step = torch.where(step_trials > 0, self.log_step + 0.3 * (step_rate - _TARGET_SUCCESS), self.log_step)
-        self.log_step = self.log_step.clamp(0.0, math.log(max(1.0, self.n / 2)))
-        reach_trials = (child & (kind == 3)).double().sum(1)
-        reach_rate = (success & (kind == 3)).double().sum(1) / reach_trials.clamp_min(1)
-        reach_rate = torch.where(drowned, torch.full_like(reach_rate, _TARGET_SUCCESS + 0.2), reach_rate)
-        self.log_reach = torch.where(reach_trials > 0, self.log_reach + 0.3 * (reach_rate - _TARGET_SUCCESS),
-                                     self.log_reach).clamp(math.log(0.5), math.log(self.n * math.sqrt(self.d)))
-        gauss_trials = (child & (kind == 2)).double().sum(1)
-        gauss_rate = (success & (kind == 2)).double().sum(1) / gauss_trials.clamp_min(1)
-        gauss_rate = torch.where(drowned, torch.full_like(gauss_rate, _TARGET_SUCCESS + 0.2), gauss_rate)
-        self.log_sigma = torch.where(gauss_trials > 0, self.log_sigma + 0.3 * (gauss_rate - _TARGET_SUCCESS),
-                                     self.log_sigma).clamp(math.log(0.3), math.log(max(1.0, self.n / 2)))
+        self.log_mutation = _one_fifth(self.log_mutation, local, success, drowned, 0.5,
+                                       0.0, math.log(max(1.0, self.d / 4)))
+        self.log_step = _one_fifth(self.log_step, child & (kind == 0), success, drowned, 0.3,
+                                   0.0, math.log(max(1.0, self.n / 2)))
+        self.log_reach = _one_fifth(self.log_reach, child & (kind == 3), success, drowned, 0.3,
+                                    math.log(0.5), math.log(self.n * math.sqrt(self.d)))
+        self.log_sigma = _one_fifth(self.log_sigma, child & (kind == 2), success, drowned, 0.3,
+                                    math.log(0.3), math.log(max(1.0, self.n / 2)))
         for which in range(_KINDS):
             mask = child & (kind == which)
             self.kind_trials[:, which] = 0.95 * self.kind_trials[:, which] + mask.double().sum(1)
