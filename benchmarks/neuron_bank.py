@@ -72,7 +72,7 @@ import bank_report as report  # noqa: E402
 
 from mango_pl.mei.seeds import unit_seeds  # noqa: E402
 from mango_pl.probe import LayerObjective, natural_warm_start  # noqa: E402
-from mango_pl.search import DEFAULT_METHOD, maximize  # noqa: E402
+from mango_pl.search import DEFAULT_METHOD, RunPlan, maximize  # noqa: E402
 from mango_pl.loop.noise import NoisyObjective, noise_model  # noqa: E402
 from mango_pl.search.registry import _resolve  # noqa: E402
 
@@ -231,8 +231,9 @@ def run_job(args: tuple[Job, dict]) -> dict:
                                     seed=job.seed, measure=noisy.measure)
         spent, start = warmed.queries, warmed.start
     result = maximize(noisy, method, space.grid.d, space.grid.n, settings["budget"] - spent, problems=len(units),
-                      seed=seeds, record_at=[b - spent for b in budgets], progress=count_step, start=start,
-                      features=space.grid_features(), **METHOD_OPTIONS.get(job.method, {}))
+                      seed=seeds, start=start, features=space.grid_features(),
+                      plan=RunPlan(record_at=[b - spent for b in budgets], progress=count_step),
+                      **METHOD_OPTIONS.get(job.method, {}))
     returned = torch.stack([c.best_index for c in result.checkpoints], 1)  # [P, B, d]
     with torch.no_grad():
         true_at = objective(returned).double()  # [P, B], noise-free
@@ -273,7 +274,8 @@ def run_population_job(job: Job, settings: dict) -> dict:
     marks = POPULATION_MARKS if shared else settings["budgets"]
     started = time.perf_counter()
     result = maximize(recorded, job.method, space.grid.d, space.grid.n, budget, problems=channels,
-                      seed=job_seeds(job, units), record_at=marks, shared=shared, features=space.grid_features())
+                      seed=job_seeds(job, units), shared=shared, features=space.grid_features(),
+                      plan=RunPlan(record_at=marks))
     returned = torch.stack([c.best_index for c in result.checkpoints], 1)
     with torch.no_grad():
         true_at = objective(returned).double()

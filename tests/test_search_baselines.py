@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mango_pl.search import make_searcher, maximize
+from mango_pl.search import RunPlan, make_searcher, maximize
 from tests.search_helpers import Counted, planted
 
 BASELINES = ["ga", "cma"]
@@ -32,7 +32,7 @@ def test_cut_batches_do_not_change_the_search(method):
     """Checkpoints cut generations into prefixes; the untold rest is asked next, so the queries match."""
     objective = planted(2, 6, 8, seed=1)
     plain = maximize(objective, method, d=6, n=8, budget=100, problems=2, seed=2)
-    cut = maximize(objective, method, d=6, n=8, budget=100, problems=2, seed=2, record_at=[1, 7, 13, 50])
+    cut = maximize(objective, method, d=6, n=8, budget=100, problems=2, seed=2, plan=RunPlan(record_at=[1, 7, 13, 50]))
     assert torch.equal(plain.history, cut.history)
     assert [c.queries for c in cut.checkpoints] == [1, 7, 13, 50]
     assert torch.equal(cut.checkpoints[-1].best_value, cut.history[:, :50].max(1).values)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mango_pl.search import available_methods, make_searcher, maximize, method_options, problem_seeds
+from mango_pl.search import RunPlan, available_methods, make_searcher, maximize, method_options, problem_seeds
 from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.seeding import ProblemGenerators
 
@@ -133,7 +133,7 @@ def test_result_fields_and_progress():
     calls = []
     target = torch.tensor([[1, 2, 3]])
     result = maximize(l1_objective(target), "random", d=3, n=4, budget=25, k=10,
-                      progress=lambda done, total: calls.append((done, total)))
+                      plan=RunPlan(progress=lambda done, total: calls.append((done, total))))
     assert calls == [(10, 25), (20, 25), (25, 25)]
     assert result.best_index.dtype == torch.long and result.best_index.shape == (1, 3)
     assert result.best_value.item() == result.history.max().item()

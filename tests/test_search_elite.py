@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mango_pl.search import DEFAULT_METHOD, make_searcher, maximize, shared_methods, start_methods
+from mango_pl.search import DEFAULT_METHOD, RunPlan, make_searcher, maximize, shared_methods, start_methods
 from mango_pl.search.archive import EliteArchive
 from mango_pl.loop.noise import MultiplicativeNoise, NoisyObjective, PoissonNoise, noise_model
 
@@ -44,7 +44,7 @@ def test_budget_is_exact_and_checkpoints_are_recorded_where_asked():
         calls.append(index.shape[1])
         return separable(target)(index)
 
-    result = maximize(counted, "elite", d=10, n=16, budget=97, problems=2, seed=0, record_at=[13, 50, 97])
+    result = maximize(counted, "elite", d=10, n=16, budget=97, problems=2, seed=0, plan=RunPlan(record_at=[13, 50, 97]))
     assert sum(calls) == 97
     assert [c.queries for c in result.checkpoints] == [13, 50, 97]
     for c in result.checkpoints:  # each records the best of the first c.queries queries

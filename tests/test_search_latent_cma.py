@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from mango_pl.search import GridFeatures, make_searcher, maximize
+from mango_pl.search import GridFeatures, RunPlan, make_searcher, maximize
 from mango_pl.search.cholesky_cma_searcher import snap_to_table
 from mango_pl.search.sphere_cma_searcher import angle_schedule
 from tests.search_helpers import Counted, planted
@@ -40,7 +40,7 @@ def test_budget_is_exact_and_cut_batches_do_not_change_the_search(method, kind):
     plain = maximize(objective, method, d=6, n=8, budget=97, problems=2, seed=2, features=features)
     assert objective.evaluations.tolist() == [97, 97]
     cut = maximize(objective, method, d=6, n=8, budget=97, problems=2, seed=2, features=features,
-                   record_at=[1, 7, 40, 41, 50, 96])
+                   plan=RunPlan(record_at=[1, 7, 40, 41, 50, 96]))
     assert plain.history.shape == cut.history.shape == (2, 97)
     assert torch.equal(plain.history, cut.history)
     assert torch.equal(plain.best_index, cut.best_index)

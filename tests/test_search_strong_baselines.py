@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mango_pl.search import GridFeatures, make_searcher, maximize, shared_methods, start_methods
+from mango_pl.search import GridFeatures, RunPlan, make_searcher, maximize, shared_methods, start_methods
 from tests.search_helpers import Counted, planted
 
 STRONG = ["elitist-ga", "catcma", "cma-margin"]
@@ -28,7 +28,8 @@ def test_budget_is_exact_and_cut_batches_do_not_change_the_search(method, option
     assert objective.evaluations.tolist() == [23, 23]
     assert torch.equal(plain.best_value, plain.history.max(1).values)  # the best single measurement
     assert torch.equal(objective(plain.best_index[:, None])[:, 0], plain.best_value)
-    cut = maximize(objective, method, d=5, n=8, budget=23, problems=2, seed=1, record_at=[1, 4, 9, 17], **options)
+    cut = maximize(objective, method, d=5, n=8, budget=23, problems=2, seed=1, plan=RunPlan(record_at=[1, 4, 9, 17]),
+                   **options)
     assert torch.equal(plain.history, cut.history)
     assert [c.queries for c in cut.checkpoints] == [1, 4, 9, 17]
     assert torch.equal(cut.checkpoints[2].best_value, cut.history[:, :9].max(1).values)
@@ -118,7 +119,7 @@ def test_elitist_ga_population_mode_and_start_points():
     start = torch.randint(0, 8, (3, 4, 6), generator=torch.Generator().manual_seed(3))
     start[1, 0] = start[0, 0]  # a start point two problems share is shown once
     result = maximize(objective, "elitist-ga", d=6, n=8, budget=157, problems=3, seed=0, shared=True,
-                      start=start, record_at=[5])
+                      start=start, plan=RunPlan(record_at=[5]))
     assert result.history.shape == (3, 157) and result.stimuli.shape == (157, 6)
     assert torch.equal(result.stimuli[:11], torch.cat([start[0], start[1, 1:], start[2]]))
     random = maximize(objective, "random", d=6, n=8, budget=157, problems=3, seed=0, shared=True, k=10)

@@ -19,7 +19,7 @@ from mango_pl.models.state import eval_mode, reset_states
 from mango_pl.probe import LayerObjective, natural_warm_start
 from mango_pl.probe.ablation import unit_importance
 from mango_pl.probe.precision import resolve_dtype
-from mango_pl.search import maximize
+from mango_pl.search import RunPlan, maximize
 
 #: start points per unit of a natural-image warm start
 WARM_STARTS = 3
@@ -106,8 +106,8 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
             result = maximize(shared if settings.shared else per_unit, method, grid[0], grid[1],
                               settings.budget - spent, problems=len(units),
                               seed=unit_seeds(settings.seed, epoch, layer, units, repeat), device=objective.device,
-                              progress=advance, shared=settings.shared,
-                              start=None if warm is None else warm.start, max_steps=settings.max_steps,
+                              shared=settings.shared, start=None if warm is None else warm.start,
+                              plan=RunPlan(max_steps=settings.max_steps, progress=advance),
                               features=space.grid_features(),
                               **dict(settings.method_options.get(method, {})))
             history = result.history.cpu().float()
@@ -172,7 +172,7 @@ def _more_optima(run: RunMEIs, objective: LayerObjective, per_unit: Callable[[Te
 
         result = maximize(away, run.method, d, space.grid.n, budget, problems=P,
                           seed=unit_seeds(settings.seed, epoch, layer, units, repeat, part), device=objective.device,
-                          progress=advance, max_steps=settings.max_steps, features=space.grid_features(),
+                          features=space.grid_features(), plan=RunPlan(max_steps=settings.max_steps, progress=advance),
                           **dict(settings.method_options.get(run.method, {})))
         found.append(result.best_index)
     index = torch.stack(found, 1)  # [P, k, d]
