@@ -81,7 +81,7 @@ def test_bad_option_values():
         make_searcher("protes", d=3, n=4, k=5, k_top=7)
     with pytest.raises(ValueError, match="option lr must be a positive number"):
         make_searcher("protes", d=3, n=4, lr=-1.0)
-    with pytest.raises(TypeError, match="option k must be an int"):
+    with pytest.raises(TypeError, match="option k must be a positive int, got 2.5"):
         make_searcher("random", d=3, n=4, k=2.5)
 
 

@@ -10,31 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_int, check_positive_int
 from mango_pl.search.features import GridFeatures
 from mango_pl.search.seeding import Seeds, problem_seeds
-
-
-def check_positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int ``>= minimum``, or a clear error naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"option {name} must be an int >= {minimum}, got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"option {name} must be an int >= {minimum}, got {value}")
-    return value
-
-
-def check_positive_float(name: str, value: Any) -> float:
-    """``value`` as a float ``> 0``, or a clear error naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"option {name} must be a positive number, got {value!r}")
-    if not value > 0:
-        raise ValueError(f"option {name} must be a positive number, got {value}")
-    return float(value)
 
 
 def check_finite(values: Tensor, where: str, first_query: int = 0) -> None:
@@ -87,11 +68,8 @@ class Searcher(ABC):
 
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None):
-        for name, value, low in (("d", d, 1), ("n", n, 2), ("problems", problems, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-        if budget is not None:
-            check_positive_int("budget", budget)
+        d, n, problems = check_positive_int("d", d), check_int("n", n, 2), check_positive_int("problems", problems)
+        check_positive_int("option budget", budget, optional=True)
         self.d = d
         self.n = n
         self.problems = problems

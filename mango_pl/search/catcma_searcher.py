@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_int
+from mango_pl.checks import check_int
+from mango_pl.search.base import Searcher
 from mango_pl.search.seeding import Seeds, seed_int
 
 
@@ -69,7 +70,7 @@ class CatCMASearcher(Searcher):
         except ImportError as err:  # pragma: no cover - cmaes is a dependency of mango-pl
             raise ImportError("search method 'catcma' needs the cmaes package (>= 0.12): pip install cmaes") from err
         if popsize is not None:
-            popsize = check_positive_int("popsize", popsize, minimum=2)
+            popsize = check_int("option popsize", popsize, 2)
         self._optimizers = [CatCMAwM(c_space=[n] * d, population_size=popsize, seed=seed_int(seq, 32))
                             for seq in self.seeds]
         self.popsize = int(self._optimizers[0].population_size)

@@ -48,22 +48,14 @@ from abc import abstractmethod
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.checks import check_int, check_number, check_positive_int, check_positive_number
+from mango_pl.search.base import Searcher
 from mango_pl.search.features import GridFeatures
 from mango_pl.search.genetic_searcher import default_latent_scale
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 
 #: elements of one block of candidate-to-code distances computed at once when snapping
 _SNAP_BLOCK = 1 << 20
-
-
-def check_open_fraction(name: str, value: object) -> float:
-    """``value`` as a float in ``(0, 1)``, or a clear error naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"option {name} must be a number in (0, 1), got {value!r}")
-    if not 0.0 < value < 1.0:
-        raise ValueError(f"option {name} must be a number in (0, 1), got {value}")
-    return float(value)
 
 
 def log_rank_weights(count: int, mu: float) -> Tensor:
@@ -182,7 +174,7 @@ class LatentEvolutionSearcher(Searcher):
                  device: torch.device | str | None = None, budget: int | None = None, *,
                  latent_scale: float | None = None):
         super().__init__(d, n, problems, seed, device, budget)
-        self.latent_scale = None if latent_scale is None else check_positive_float("latent_scale", latent_scale)
+        self.latent_scale = check_positive_number("option latent_scale", latent_scale, optional=True)
         self._rng = ProblemGenerators(self.seeds, self.device)
         self.latent: GridLatent | None = None
         self._z: Tensor | None = None  # [P, K, D], the open generation's latent points
@@ -279,10 +271,10 @@ class CholeskyCMASearcher(LatentEvolutionSearcher):
                  cc: float | None = None, cs: float | None = None, c1: float | None = None,
                  latent_scale: float | None = None):
         super().__init__(d, n, problems, seed, device, budget, latent_scale=latent_scale)
-        self.sigma0 = check_positive_float("sigma", sigma)
-        self.popsize = None if popsize is None else check_positive_int("popsize", popsize, minimum=2)
-        self.a_update_freq = check_positive_int("a_update_freq", a_update_freq)
-        rates = {name: None if value is None else check_open_fraction(name, value)
+        self.sigma0 = check_positive_number("option sigma", sigma)
+        self.popsize = check_int("option popsize", popsize, 2, optional=True)
+        self.a_update_freq = check_positive_int("option a_update_freq", a_update_freq)
+        rates = {name: check_number(f"option {name}", value, 0, 1, open_low=True, open_high=True, optional=True)
                  for name, value in (("cc", cc), ("cs", cs), ("c1", c1))}
         self.cc, self.cs, self.c1 = rates["cc"], rates["cs"], rates["c1"]
         self.options = dict(sigma=self.sigma0, popsize=self.popsize, a_update_freq=self.a_update_freq,

@@ -39,7 +39,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.checks import check_int, check_number, check_positive_number
+from mango_pl.search.base import Searcher
 from mango_pl.search.cma_searcher import _one_blas_thread
 from mango_pl.search.features import GridFeatures
 from mango_pl.search.seeding import Seeds, seed_int
@@ -84,14 +85,12 @@ class CMAMarginSearcher(Searcher):
             from cmaes import CMAwM
         except ImportError as err:  # pragma: no cover - cmaes is a dependency of mango-pl
             raise ImportError("search method 'cma-margin' needs the cmaes package: pip install cmaes") from err
-        self.sigma = (n - 1) / 6 if sigma is None else check_positive_float("sigma", sigma)
+        self.sigma = (n - 1) / 6 if sigma is None else check_positive_number("option sigma", sigma)
         if popsize is not None:
-            popsize = check_positive_int("popsize", popsize, minimum=2)
+            popsize = check_int("option popsize", popsize, 2)
         if margin is not None:
-            margin = check_positive_float("margin", margin)
-            if margin >= 0.5:
-                raise ValueError(f"option margin must be a number in (0, 0.5) (the least probability of leaving "
-                                 f"a value), got {margin}")
+            margin = check_number("option margin", margin, 0, 0.5, open_low=True, open_high=True,
+                                  hint="the least probability of leaving a value")
         mean = np.full(d, (n - 1) / 2)
         bounds = np.tile([0.0, n - 1.0], (d, 1))
         steps = np.ones(d)

@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.checks import check_int, check_positive_number
+from mango_pl.search.base import Searcher
 from mango_pl.search.genetic_searcher import default_latent_scale
 from mango_pl.search.seeding import Seeds, seed_int
 
@@ -102,11 +103,11 @@ class CMASearcher(Searcher):
         except ImportError as err:  # pragma: no cover - cma is a dependency of mango-pl
             raise ImportError("search method 'cma' needs the pycma package: pip install cma") from err
 
-        self.sigma = check_positive_float("sigma", sigma)
+        self.sigma = check_positive_number("option sigma", sigma)
         self.latent_scale = (default_latent_scale(n) if latent_scale is None
-                             else check_positive_float("latent_scale", latent_scale))
+                             else check_positive_number("option latent_scale", latent_scale))
         if popsize is not None:
-            popsize = check_positive_int("popsize", popsize, minimum=2)
+            popsize = check_int("option popsize", popsize, 2)
         x0 = np.full(d, (n - 1) / 2)
         self._strategies = []
         self._random_states: list[tuple] = []

@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_finite, check_positive_int
+from mango_pl.checks import check_positive_int
+from mango_pl.search.base import Searcher, check_finite
 from mango_pl.search.features import GridFeatures
 from mango_pl.search.registry import make_searcher
 from mango_pl.search.seeding import Seeds

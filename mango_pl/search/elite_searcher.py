@@ -54,8 +54,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mango_pl.checks import (
+    check_fraction,
+    check_int,
+    check_number,
+    check_positive_int,
+    check_positive_number,
+)
 from mango_pl.search.archive import EliteArchive, first_occurrence
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.search.base import Searcher
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 
 #: success rate the mutation count is steered to (Rechenberg's 1/5 rule)
@@ -67,12 +74,6 @@ _KINDS, _KIND_FLOOR, _MU = 4, 0.05, 4
 _MEMORY, _REFIT = 256, 4
 #: spawn-key entry of the stream that draws population mode's random stimuli
 _SHARED_STREAM = 1 << 20
-
-
-def _check_fraction(name: str, value: float, low: float = 0.0, high: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"option {name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
 
 
 def _one_fifth(log_size: Tensor, tried: Tensor, success: Tensor, drowned: Tensor, gain: float,
@@ -126,19 +127,17 @@ class EliteSearcher(Searcher):
                  mutation: float = 4.0, step: float = 0.1, retest: float = 0.3, shared_k: int = 32,
                  leaders: int = 4, uncertainty: float = 2.0, temperature: float = 3.0):
         super().__init__(d, n, problems, seed, device, budget)
-        self.k = check_positive_int("k", k)
-        self.archive_size = check_positive_int("archive", archive, 2)
-        self.initial = check_positive_int("initial", initial)
-        self.crossover = _check_fraction("crossover", crossover)
-        mutation = check_positive_float("mutation", mutation)
-        if mutation < 1:
-            raise ValueError(f"option mutation (expected coordinates changed per child) must be >= 1, got {mutation}")
-        self.step = _check_fraction("step", step, 0.0, 1.0)
-        self.retest = _check_fraction("retest", retest)
-        self.shared_k = check_positive_int("shared_k", shared_k)
-        self.leaders = check_positive_int("leaders", leaders)
-        self.uncertainty = check_positive_float("uncertainty", uncertainty)
-        self.temperature = check_positive_float("temperature", temperature)
+        self.k = check_positive_int("option k", k)
+        self.archive_size = check_int("option archive", archive, 2)
+        self.initial = check_positive_int("option initial", initial)
+        self.crossover = check_fraction("option crossover", crossover)
+        mutation = check_number("option mutation", mutation, 1, hint="expected coordinates changed per child")
+        self.step = check_fraction("option step", step)
+        self.retest = check_fraction("option retest", retest)
+        self.shared_k = check_positive_int("option shared_k", shared_k)
+        self.leaders = check_positive_int("option leaders", leaders)
+        self.uncertainty = check_positive_number("option uncertainty", uncertainty)
+        self.temperature = check_positive_number("option temperature", temperature)
         self.options = dict(k=self.k, archive=self.archive_size, initial=self.initial, crossover=self.crossover,
                             mutation=mutation, step=self.step, retest=self.retest, shared_k=self.shared_k,
                             leaders=self.leaders, uncertainty=self.uncertainty, temperature=self.temperature)

@@ -44,9 +44,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_fraction, check_positive_int
 from mango_pl.search.archive import first_occurrence
-from mango_pl.search.base import Searcher, check_positive_int
-from mango_pl.search.genetic_searcher import check_fraction
+from mango_pl.search.base import Searcher
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 
 _SHARED_STREAM = 7321  # spawn-key entry of the population mode's own random stream
@@ -87,9 +87,9 @@ class ElitistGASearcher(Searcher):
                  device: torch.device | str | None = None, budget: int | None = None, *,
                  k: int = 10, elite: int = 3, crossover: float = 0.5):
         super().__init__(d, n, problems, seed, device, budget)
-        self.k = check_positive_int("k", k)
-        self.elite = check_positive_int("elite", elite)
-        self.crossover = check_fraction("crossover", crossover)
+        self.k = check_positive_int("option k", k)
+        self.elite = check_positive_int("option elite", elite)
+        self.crossover = check_fraction("option crossover", crossover)
         self.options = dict(k=self.k, elite=self.elite, crossover=self.crossover)
         self._rng = ProblemGenerators(self.seeds, self.device)
         first = self.seeds[0]

@@ -22,17 +22,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.checks import check_fraction, check_int, check_positive_number
+from mango_pl.search.base import Searcher
 from mango_pl.search.seeding import ProblemGenerators, Seeds
-
-
-def check_fraction(name: str, value: float) -> float:
-    """``value`` as a float in ``[0, 1]``, or a clear error naming the option."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"option {name} must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"option {name} must be a number in [0, 1], got {value}")
-    return float(value)
 
 
 def default_latent_scale(n: int) -> float:
@@ -95,21 +87,15 @@ class GeneticSearcher(Searcher):
                  kt_multiplier: float = 2.0, conserve: int = 10, parental_skew: float = 0.75,
                  latent_scale: float | None = None):
         super().__init__(d, n, problems, seed, device, budget)
-        self.population = check_positive_int("population", population, minimum=2)
-        self.mutation_rate = check_fraction("mutation_rate", mutation_rate)
-        self.mutation_size = check_positive_float("mutation_size", mutation_size)
-        self.kt_multiplier = check_positive_float("kt_multiplier", kt_multiplier)
-        if isinstance(conserve, bool) or not isinstance(conserve, int):
-            raise TypeError(f"option conserve must be an int in 0 .. population - 1 = {self.population - 1}, "
-                            f"got {conserve!r}")
-        if not 0 <= conserve < self.population:
-            raise ValueError(f"option conserve must be an int in 0 .. population - 1 = {self.population - 1} "
-                             f"(the best codes kept out of a generation of population={self.population}), "
-                             f"got {conserve}")
-        self.conserve = int(conserve)
-        self.parental_skew = check_fraction("parental_skew", parental_skew)
+        self.population = check_int("option population", population, 2)
+        self.mutation_rate = check_fraction("option mutation_rate", mutation_rate)
+        self.mutation_size = check_positive_number("option mutation_size", mutation_size)
+        self.kt_multiplier = check_positive_number("option kt_multiplier", kt_multiplier)
+        self.conserve = check_int("option conserve", conserve, 0, self.population - 1,
+                                  hint=f"the best codes kept out of a generation of population={self.population}")
+        self.parental_skew = check_fraction("option parental_skew", parental_skew)
         self.latent_scale = (default_latent_scale(n) if latent_scale is None
-                             else check_positive_float("latent_scale", latent_scale))
+                             else check_positive_number("option latent_scale", latent_scale))
         self.options = dict(population=self.population, mutation_rate=self.mutation_rate,
                             mutation_size=self.mutation_size, kt_multiplier=self.kt_multiplier,
                             conserve=self.conserve, parental_skew=self.parental_skew,

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_int
+from mango_pl.checks import check_positive_int
+from mango_pl.search.base import Searcher
 from mango_pl.search.seeding import Seeds, seed_int
 
 COMMON_OPTIMIZERS = ("Portfolio", "CMA", "DE", "OnePlusOne", "NoisyBandit", "SPSA", "NGOpt")
@@ -69,7 +70,7 @@ class NevergradSearcher(Searcher):
         import nevergrad as ng
 
         factory = nevergrad_optimizer_class(optimizer)
-        k = check_positive_int("k", k)
+        k = check_positive_int("option k", k)
         if k > 1 and getattr(factory, "no_parallelization", False):
             warnings.warn(f"Nevergrad optimizer {optimizer} does not support parallel asks; using k=1 "
                           f"instead of k={k}", stacklevel=3)

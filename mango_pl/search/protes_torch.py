@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.checks import check_bool, check_choice, check_positive_int, check_positive_number
+from mango_pl.search.base import Searcher
 from mango_pl.search.qtt import qtt_bits, qtt_decode
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 from mango_pl.search.tt_distribution import Adam, initial_cores, interfaces, loss_and_grad, random_shape, sample
@@ -16,16 +17,14 @@ _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 def check_protes_options(k: int, k_top: int, k_gd: int, lr: float, r: int, qtt: bool) -> tuple:
     """PROTES's options checked (both the torch and the reference searcher take them):
     ``(k, k_top, k_gd, lr, r, qtt)``, or an error naming the option and its valid values."""
-    k = check_positive_int("k", k)
-    k_top = check_positive_int("k_top", k_top)
+    k = check_positive_int("option k", k)
+    k_top = check_positive_int("option k_top", k_top)
     if k_top > k:
         raise ValueError(f"option k_top={k_top} must not exceed k={k} (the samples per step)")
-    k_gd = check_positive_int("k_gd", k_gd)
-    lr = check_positive_float("lr", lr)
-    r = check_positive_int("r", r)
-    if not isinstance(qtt, bool):
-        raise TypeError(f"option qtt must be True or False, got {qtt!r}")
-    return k, k_top, k_gd, lr, r, qtt
+    k_gd = check_positive_int("option k_gd", k_gd)
+    lr = check_positive_number("option lr", lr)
+    r = check_positive_int("option r", r)
+    return k, k_top, k_gd, lr, r, check_bool("option qtt", qtt)
 
 
 class ProtesSearcher(Searcher):
@@ -65,8 +64,7 @@ class ProtesSearcher(Searcher):
                  qtt: bool = False, dtype: str = "float32"):
         super().__init__(d, n, problems, seed, device, budget)
         k, k_top, k_gd, lr, r, qtt = check_protes_options(k, k_top, k_gd, lr, r, qtt)
-        if dtype not in _DTYPES:
-            raise ValueError(f"option dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
+        check_choice("option dtype", dtype, sorted(_DTYPES))
         self.options = dict(k=k, k_top=k_top, k_gd=k_gd, lr=lr, r=r, qtt=qtt, dtype=dtype)
         self.k, self.k_top, self.k_gd = k, k_top, k_gd
         self.qtt = qtt

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_int
+from mango_pl.checks import check_positive_int
+from mango_pl.search.base import Searcher
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 
 
@@ -31,7 +32,7 @@ class RandomSearcher(Searcher):
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None, *, k: int = 100):
         super().__init__(d, n, problems, seed, device, budget)
-        self.k = check_positive_int("k", k)
+        self.k = check_positive_int("option k", k)
         self.options = dict(k=self.k)
         self._rng = ProblemGenerators(self.seeds, self.device)
         self._shared_rng: ProblemGenerators | None = None

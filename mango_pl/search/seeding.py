@@ -12,26 +12,23 @@ over ranks and must give identical results):
   ``a..b-1`` of a search seeded with ``s``).
 
 ``ProblemGenerators`` holds one numpy generator per problem, seeded with its seed sequence.
+``unit_seeds`` gives each unit of a layer (each recorded cell of a closed loop) the int seed of its
+search, the same everywhere (callback, ``mango-pl search``, ``mango-pl loop``, benchmarks).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_non_negative_int
+
 SeedLike = int | np.random.SeedSequence
 Seeds = SeedLike | Sequence[SeedLike]
-
-
-def _check_int_seed(seed: object, where: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"{where} must be a non-negative int (or a numpy SeedSequence), got {seed!r}")
-    if seed < 0:
-        raise ValueError(f"{where} must be a non-negative int, got {seed}; use e.g. abs(seed)")
-    return int(seed)
 
 
 def problem_seeds(seed: Seeds, problems: int) -> list[np.random.SeedSequence]:
@@ -52,7 +49,7 @@ def problem_seeds(seed: Seeds, problems: int) -> list[np.random.SeedSequence]:
     if isinstance(seed, np.random.SeedSequence):
         seed = [seed]
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        base = _check_int_seed(seed, "seed")
+        base = check_non_negative_int("seed", seed, hint="or a numpy SeedSequence; e.g. abs(seed)")
         return [np.random.SeedSequence(base, spawn_key=(p,)) for p in range(problems)]
     if isinstance(seed, (str, bytes)) or not isinstance(seed, Sequence):
         raise TypeError(f"seed must be an int or a sequence of {problems} ints, got {type(seed).__name__}")
@@ -64,8 +61,25 @@ def problem_seeds(seed: Seeds, problems: int) -> list[np.random.SeedSequence]:
         if isinstance(entry, np.random.SeedSequence):
             out.append(entry)
         else:
-            out.append(np.random.SeedSequence(_check_int_seed(entry, f"seed[{p}]"), spawn_key=(0,)))
+            entry = check_non_negative_int(f"seed[{p}]", entry, hint="or a numpy SeedSequence; e.g. abs(seed)")
+            out.append(np.random.SeedSequence(entry, spawn_key=(0,)))
     return out
+
+
+def unit_seeds(seed: int, epoch: int, layer: str, units: Sequence[int], repeat: int = 0, part: int = 0) -> list[int]:
+    """Seed of each unit's search: a function of ``(seed, epoch, layer, unit, repeat, part)`` only,
+    never of which other units or ranks share the search, so a sharded search equals an unsharded
+    one and a state searched after training equals the same state searched during it (``part``:
+    the search of the unit's ``part``-th extra optimum).
+
+    Example:
+        >>> unit_seeds(0, 3, "sn1", [0, 1]) == unit_seeds(0, 3, "sn1", [1, 0])[::-1]
+        True
+    """
+    layer_key = zlib.crc32(layer.encode())
+    extra = [repeat, part] if part else ([repeat] if repeat else [])
+    return [int(np.random.SeedSequence([seed, epoch, layer_key, int(u), *extra]).generate_state(1)[0])
+            for u in units]
 
 
 def seed_int(seq: np.random.SeedSequence, bits: int = 32) -> int:

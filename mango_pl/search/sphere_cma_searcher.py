@@ -52,7 +52,7 @@ import math
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import check_positive_float, check_positive_int
+from mango_pl.checks import check_choice, check_int, check_positive_int, check_positive_number
 from mango_pl.search.cholesky_cma_searcher import LatentEvolutionSearcher, _rows, _top, log_rank_weights
 from mango_pl.search.seeding import Seeds
 
@@ -124,21 +124,17 @@ class SphereCMASearcher(LatentEvolutionSearcher):
                  schedule: str = "exp", angle_start: float = 50.0, angle_end: float = 7.33,
                  decay_generations: int | None = None, latent_scale: float | None = None):
         super().__init__(d, n, problems, seed, device, budget, latent_scale=latent_scale)
-        self.popsize = check_positive_int("popsize", popsize, minimum=2)
-        self.select_size = check_positive_int("select_size", select_size)
-        if self.select_size > self.popsize:
-            raise ValueError(f"option select_size must be at most popsize={self.popsize}, got {self.select_size}")
-        self.lr = check_positive_float("lr", lr)
-        self.radius = None if radius is None else check_positive_float("radius", radius)
-        if schedule not in SCHEDULES:
-            raise ValueError(f"option schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
-        self.schedule = schedule
-        self.angle_start = check_positive_float("angle_start", angle_start)
-        self.angle_end = check_positive_float("angle_end", angle_end)
+        self.popsize = check_int("option popsize", popsize, 2)
+        self.select_size = check_int("option select_size", select_size, 1, self.popsize, hint="at most popsize")
+        self.lr = check_positive_number("option lr", lr)
+        self.radius = check_positive_number("option radius", radius, optional=True)
+        self.schedule = check_choice("option schedule", schedule, SCHEDULES)
+        self.angle_start = check_positive_number("option angle_start", angle_start)
+        self.angle_end = check_positive_number("option angle_end", angle_end)
         if decay_generations is None:
             decay_generations = (DEFAULT_DECAY_GENERATIONS if budget is None
                                  else max(1, round(budget / self.popsize)))
-        self.decay_generations = check_positive_int("decay_generations", decay_generations)
+        self.decay_generations = check_positive_int("option decay_generations", decay_generations)
         self.options = dict(popsize=self.popsize, select_size=self.select_size, lr=self.lr, radius=self.radius,
                             schedule=self.schedule, angle_start=self.angle_start, angle_end=self.angle_end,
                             decay_generations=self.decay_generations, latent_scale=self.latent_scale)

@@ -33,8 +33,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import check_positive_int
-from mango_pl.search.elite_searcher import EliteSearcher, _check_fraction
+from mango_pl.checks import check_bool, check_fraction, check_int, check_number, check_positive_int
+from mango_pl.search.elite_searcher import EliteSearcher
 from mango_pl.search.features import GridFeatures
 from mango_pl.search.response_model import ResponseModel
 from mango_pl.search.seeding import Seeds
@@ -83,17 +83,15 @@ class SurrogateSearcher(EliteSearcher):
         super().__init__(d, n, problems, seed, device, budget, k=k, archive=archive, initial=initial,
                          crossover=crossover, mutation=mutation, step=step, retest=retest, shared_k=shared_k,
                          leaders=leaders, uncertainty=uncertainty, temperature=temperature)
-        self.screen = check_positive_int("screen", screen)
-        self.explore = _check_fraction("explore", explore, 0.0, 10.0)
-        self.min_unscreened = _check_fraction("min_unscreened", min_unscreened)
-        self.max_unscreened = _check_fraction("max_unscreened", max_unscreened)
+        self.screen = check_positive_int("option screen", screen)
+        self.explore = check_number("option explore", explore, 0.0, 10.0)
+        self.min_unscreened = check_fraction("option min_unscreened", min_unscreened)
+        self.max_unscreened = check_fraction("option max_unscreened", max_unscreened)
         if self.min_unscreened > self.max_unscreened:
             raise ValueError(f"option min_unscreened ({min_unscreened}) must not exceed max_unscreened ({max_unscreened})")
-        self.features_per_scale = check_positive_int("features_per_scale", features_per_scale, 8)
-        self.shared_screen = check_positive_int("shared_screen", shared_screen)
-        if not isinstance(smooth, bool):
-            raise ValueError(f"option smooth must be True or False, got {smooth!r}")
-        self.smooth = smooth
+        self.features_per_scale = check_int("option features_per_scale", features_per_scale, 8)
+        self.shared_screen = check_positive_int("option shared_screen", shared_screen)
+        self.smooth = check_bool("option smooth", smooth)
         self.options.update(screen=self.screen, explore=self.explore, min_unscreened=self.min_unscreened,
                             max_unscreened=self.max_unscreened, features_per_scale=self.features_per_scale,
                             shared_screen=self.shared_screen, smooth=self.smooth)

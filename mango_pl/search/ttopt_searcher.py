@@ -15,7 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mango_pl.search.base import Searcher, check_positive_float, check_positive_int
+from mango_pl.checks import check_bool, check_positive_int, check_positive_number
+from mango_pl.search.base import Searcher
 from mango_pl.search.qtt import qtt_bits, qtt_decode
 from mango_pl.search.seeding import Seeds, seed_int
 
@@ -75,11 +76,10 @@ class TTOptSearcher(Searcher):
                  device: torch.device | str | None = None, budget: int | None = None, *,
                  rank: int = 4, fs_opt: float | None = 1.0, qtt: bool = False):
         super().__init__(d, n, problems, seed, device, budget)
-        rank = check_positive_int("rank", rank)
+        rank = check_positive_int("option rank", rank)
         if fs_opt is not None:
-            fs_opt = check_positive_float("fs_opt", fs_opt)
-        if not isinstance(qtt, bool):
-            raise TypeError(f"option qtt must be True or False, got {qtt!r}")
+            fs_opt = check_positive_number("option fs_opt", fs_opt)
+        check_bool("option qtt", qtt)
         self.options = dict(rank=rank, fs_opt=fs_opt, qtt=qtt)
         self.qtt = qtt
         self.modes, self.mode_size = (d * qtt_bits(n), 2) if qtt else (d, n)
