@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from mango_pl.mei import SearchSettings, search_layers
+from mango_pl.mei import MEIRequest, SearchSettings, search_layers
+from mango_pl.probe import ProbeSettings
 from mango_pl.models import SNGANGenerator, SpikingResNet18
 from mango_pl.stimuli import GeneratorSpace
 
@@ -31,8 +32,8 @@ def search(model, layer, units, space, args, device) -> float:
     settings = SearchSettings((args.method,), repeats=1, budget=args.budget)
     sync(device)
     started = time.perf_counter()
-    search_layers(model, {layer: units}, space, settings, batch_limit=args.batch_limit, precision=args.precision,
-                  device=device)
+    probe = ProbeSettings(batch_limit=args.batch_limit, precision=args.precision, device=str(device))
+    search_layers(model, MEIRequest((layer,), space, {layer: units}, settings, probe))
     sync(device)
     return time.perf_counter() - started
 

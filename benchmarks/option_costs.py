@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 
 from mango_pl.data.digits import load_digit_images
-from mango_pl.mei import SearchSettings, search_layers
+from mango_pl.mei import MEIRequest, SearchSettings, search_layers
+from mango_pl.probe import ProbeSettings
 from mango_pl.models import SpikingResNet18
 from mango_pl.stimuli import GeneratorSpace
 
@@ -29,8 +30,8 @@ ASSET = Path(__file__).resolve().parents[1] / "mango_pl" / "assets" / "digits_sn
 
 def epoch_seconds(network, units, space, settings, labelled, args) -> float:
     started = time.perf_counter()
-    search_layers(network, units, space, settings, batch_limit=args.batch_limit, precision=args.precision,
-                  device=args.device, labelled=labelled)
+    probe = ProbeSettings(batch_limit=args.batch_limit, precision=args.precision, device=args.device)
+    search_layers(network, MEIRequest(tuple(units), space, units, settings, probe, labelled=labelled))
     if torch.device(args.device).type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - started

@@ -26,7 +26,8 @@ def peak_mib() -> float:
 def child(args: argparse.Namespace) -> None:
     import torch
 
-    from mango_pl.mei import SearchSettings, search_layers
+    from mango_pl.mei import MEIRequest, SearchSettings, search_layers
+    from mango_pl.probe import ProbeSettings
     from mango_pl.models import SNGANGenerator, SpikingResNet18
     from mango_pl.stimuli import GeneratorSpace
 
@@ -37,10 +38,12 @@ def child(args: argparse.Namespace) -> None:
                                                     image_size=args.image_size))
     units = {args.layer: list(range(args.units))}
     # a one-step search first: copies made, forward stop found, so "before" holds the fixed costs
-    search_layers(model, units, space, SearchSettings(("tt-b",), repeats=1, budget=25, max_steps=1),
-                  batch_limit=args.limit)
+    probe = ProbeSettings(batch_limit=args.limit)
+    search_layers(model, MEIRequest(tuple(units), space, units, SearchSettings(("tt-b",), repeats=1, budget=25,
+                                                                               max_steps=1), probe))
     before = peak_mib()
-    search_layers(model, units, space, SearchSettings(("tt-b",), repeats=1, budget=args.budget), batch_limit=args.limit)
+    search_layers(model, MEIRequest(tuple(units), space, units, SearchSettings(("tt-b",), repeats=1,
+                                                                               budget=args.budget), probe))
     print(json.dumps({"limit": args.limit, "before": before, "peak": peak_mib()}))
 
 

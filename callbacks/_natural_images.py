@@ -4,8 +4,9 @@ images of the training's own data."""
 from __future__ import annotations
 
 import lightning.pytorch as pl
-import torch
 from torch import Tensor
+
+from mango_pl.data.first_images import first_images
 
 
 def validation_images(trainer: "pl.Trainer", count: int, why: str) -> tuple[Tensor, Tensor | None]:
@@ -13,7 +14,7 @@ def validation_images(trainer: "pl.Trainer", count: int, why: str) -> tuple[Tens
     batches hold images alone): ``([count, C, H, W]`` float on CPU, ``[count]`` long or ``None``).
 
     The batches are read in order from a fresh iterator (the caller isolates the RNGs that a
-    ``DataLoader`` draws its base seed from); a batch is ``(images, labels, ...)`` or images alone.
+    ``DataLoader`` draws its base seed from), by :func:`mango_pl.data.first_images.first_images`.
 
     Args:
         trainer: the running trainer.
@@ -31,15 +32,4 @@ def validation_images(trainer: "pl.Trainer", count: int, why: str) -> tuple[Tens
     if loaders is None:
         raise ValueError(f"MEISearchCallback({why}) takes its images from the validation data, and this training "
                          f"has none: give the Trainer validation data or turn the option off")
-    images, labels, total = [], [], 0
-    for batch in loaders:
-        x = batch[0] if isinstance(batch, (list, tuple)) else batch
-        images.append(x.detach().cpu().float())
-        if isinstance(batch, (list, tuple)) and len(batch) > 1 and isinstance(batch[1], Tensor):
-            labels.append(batch[1].detach().cpu().long())
-        total += x.shape[0]
-        if total >= count:
-            break
-    if total < count:
-        raise ValueError(f"MEISearchCallback({why}) needs {count} validation images, the data has {total}")
-    return torch.cat(images)[:count], (torch.cat(labels)[:count] if len(labels) == len(images) else None)
+    return first_images(loaders, count, f"MEISearchCallback({why})")

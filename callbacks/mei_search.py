@@ -7,6 +7,7 @@ engine's (:mod:`mango_pl.mei`), shared with ``mango-pl search``.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -15,18 +16,17 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
-from torch import Tensor, nn
+from torch import nn
 
 from callbacks._isolation import isolated_rng
 from callbacks._natural_images import validation_images
 from mango_pl.analysis import SelectivityThresholds
 from mango_pl.lit.loggers import flush, log_histogram, log_image, log_scalars
-from mango_pl.mei import (LayerMEIs, MEIFile, SearchSettings, SpecializationTracker, analyse, layer_images,
+from mango_pl.mei import (LayerMEIs, MEIFile, MEIRequest, SearchSettings, SpecializationTracker, analyse, layer_images,
                           layer_scalars, mei_path, merge_shares, save_meis, search_layers)
 from mango_pl.mei.search import evaluation_network
 from mango_pl.models import reset_states
 from mango_pl.models.state import eval_mode
-from mango_pl.probe import LayerObjective, resolve_layer
 from mango_pl.search import DEFAULT_METHOD
 from mango_pl.stimuli import StimulusSpace
 
@@ -150,21 +150,13 @@ class MEISearchCallback(Callback):
         ablation_samples: int = 0,
     ) -> None:
         super().__init__()
-        if isinstance(layers, str) or not layers:
-            raise ValueError(f"`layers` must be a non-empty list of layer names, got {layers!r}")
-        self.layers = list(layers)
-        if len(set(self.layers)) != len(self.layers):
-            raise ValueError(f"`layers` lists a layer twice: {self.layers}")
-        self.space = space
-        self.units = units
         with isolated_rng():  # building a Nevergrad optimizer draws from the global NumPy RNG
-            self.settings = SearchSettings(
-                methods=tuple([methods] if isinstance(methods, str) else methods), repeats=repeats, budget=budget,
-                shared=bool(shared), warm_start=warm_start, seed=int(seed), method_options=method_options or {},
-                readout=readout, optima=optima, optima_distance=optima_distance, optima_budget=optima_budget)
-        if isinstance(ablation_samples, bool) or not isinstance(ablation_samples, int) or ablation_samples < 0:
-            raise ValueError(f"`ablation_samples` must be a number of validation images >= 0, got {ablation_samples!r}")
-        self.ablation_samples = ablation_samples
+            self.request = MEIRequest.from_options(
+                layers, space, units, methods=methods, repeats=repeats, budget=budget, shared=bool(shared),
+                warm_start=warm_start, seed=int(seed), method_options=method_options or {}, readout=readout,
+                optima=optima, optima_distance=optima_distance, optima_budget=optima_budget, batch_limit=batch_limit,
+                center_only=center_only, precision=precision, activation_threshold=activation_threshold,
+                confidence_threshold=confidence_threshold, ablation_samples=ablation_samples)
         if epochs is not None and every_n_epochs is not None:
             raise ValueError("give either `epochs` or `every_n_epochs`, not both")
         if every_n_epochs is not None and every_n_epochs < 1:
@@ -173,31 +165,32 @@ class MEISearchCallback(Callback):
             raise ValueError(f"`epochs` are 0-based epoch numbers ≥ 0, got {list(epochs)}")
         self.epochs = None if epochs is None else sorted({int(e) for e in epochs})
         self.every_n_epochs = every_n_epochs
-        self.thresholds = SelectivityThresholds(activation=activation_threshold, confidence=confidence_threshold)
-        if batch_limit < 1:
-            raise ValueError(f"`batch_limit` must be ≥ 1 image, got {batch_limit}")
-        self.batch_limit = batch_limit
         self.save_dir = save_dir
         self.network_attr = network_attr
-        self.center_only = center_only
-        if precision not in ("auto", "float32", "float64"):
-            raise ValueError(f"`precision` must be 'auto', 'float32' or 'float64', got {precision!r}")
-        self.precision = precision
         self.log_images = log_images
         self.progress = progress
         self.report = report
         # what survives a resume (see state_dict)
         self.searched_epochs: list[int] = []
-        self.tracker = SpecializationTracker(activation_threshold)
+        self.tracker = SpecializationTracker(self.request.thresholds.activation)
         self.nan_reports: list[dict[str, Any]] = []
         self.meis_root: str | None = None  # where this training's MEI files go (kept across a resume)
         self.files: dict[int, dict[str, str]] = {}  # epoch -> layer -> file
-        self._unit_lists: dict[str, list[int]] = {}
-        self._natural: Tensor | None = None
-        self._labelled: tuple[Tensor, Tensor] | None = None
         self.last_results: dict[str, MEIFile] = {}
 
     # ------------------------------------------------------------------ settings, identity, state
+    @property
+    def layers(self) -> list[str]:
+        return list(self.request.layers)
+
+    @property
+    def settings(self) -> SearchSettings:
+        return self.request.settings
+
+    @property
+    def thresholds(self) -> SelectivityThresholds:
+        return self.request.thresholds
+
     @property
     def methods(self) -> list[str]:
         return list(self.settings.methods)
@@ -252,19 +245,6 @@ class MEISearchCallback(Callback):
         net = getattr(pl_module, "model", None)
         return net if isinstance(net, nn.Module) else pl_module
 
-    def unit_list(self, layer: str) -> list[int]:
-        spec = self.units[layer] if isinstance(self.units, Mapping) else self.units
-        if isinstance(spec, bool):
-            raise ValueError(f"`units` for layer {layer!r} must be a count or a list of channels, got {spec!r}")
-        if isinstance(spec, int):
-            if spec < 1:
-                raise ValueError(f"`units` for layer {layer!r} must be ≥ 1, got {spec}")
-            return list(range(spec))
-        units = [int(u) for u in spec]
-        if not units or min(units) < 0 or len(set(units)) != len(units):
-            raise ValueError(f"`units` for layer {layer!r} must be distinct channel indices ≥ 0, got {units}")
-        return units
-
     def setup(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", stage: str) -> None:
         if stage != "fit":
             return
@@ -274,23 +254,9 @@ class MEISearchCallback(Callback):
             self._check_setup(trainer, pl_module)
 
     def _check_setup(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
-        if isinstance(self.units, Mapping):
-            missing = [layer for layer in self.layers if layer not in self.units]
-            if missing:
-                raise ValueError(f"`units` mapping has no entry for layers {missing}")
         network = self.network(pl_module)
-        self.settings.check_grid(self.space.grid.d, self.space.grid.n)
-        for layer in self.layers:
-            resolve_layer(network, layer)
-            self._unit_lists[layer] = self.unit_list(layer)
         with eval_mode(network), torch.no_grad():
-            evaluated = evaluation_network(network, self.precision)
-            for layer in self.layers:
-                objective = LayerObjective(evaluated, layer, self._unit_lists[layer], self.space,
-                                           batch_limit=self.batch_limit, center_only=self.center_only,
-                                           precision=self.precision, device=torch.device("cpu"),
-                                           readout=self.settings.readout)
-                objective.close()  # the constructor's dry run checked units, image shapes and the readout
+            self.request.check(evaluation_network(network, self.request.probe.precision))
             reset_states(network)
         max_epochs = trainer.max_epochs
         if self.epochs is not None and max_epochs is not None and max_epochs >= 0:
@@ -322,49 +288,28 @@ class MEISearchCallback(Callback):
             self.search_epoch(trainer, pl_module, trainer.current_epoch)
 
     # ------------------------------------------------------------------ the search
-    def _shares(self, trainer: "pl.Trainer") -> dict[str, list[int]]:
-        rank, world = trainer.global_rank, trainer.world_size
-        shares = {}
-        for position, layer in enumerate(self.layers):
-            units = self._unit_lists.get(layer) or self.unit_list(layer)
-            if self.settings.shared:  # population mode: one rank searches the whole layer
-                shares[layer] = units if position % world == rank else []
-            else:
-                shares[layer] = units[rank::world]
-        return shares
-
     def search_epoch(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule", epoch: int) -> dict[str, MEIFile]:
         """Search, analyse, log and save every probed layer for ``epoch``; returns the results."""
         network = self.network(pl_module)
-        shares = self._shares(trainer)
-        settings = self.settings
-        if trainer.fast_dev_run:  # a smoke test: one search step per run, nothing written
-            settings = SearchSettings(**{**settings.__dict__, "max_steps": 1})
+        shares = self.request.share(trainer.global_rank, trainer.world_size)
         bar = self._progress_bar(trainer, epoch, shares)
         started = time.perf_counter()
         # no global no_grad here: the objective runs without autograd itself, while a searcher may
         # use autograd for its own model (PROTES)
         with isolated_rng():
             try:
-                if settings.warm_start and self._natural is None:
-                    self._natural = validation_images(trainer, settings.warm_start, "warm_start")[0]
-                if self.ablation_samples and self._labelled is None:
-                    images, labels = validation_images(trainer, self.ablation_samples, "ablation_samples")
-                    if labels is None:
-                        raise ValueError("MEISearchCallback(ablation_samples=...) needs labelled validation batches "
-                                         "(images, labels)")
-                    self._labelled = (images, labels)
-                local = search_layers(network, shares, self.space, settings, epoch, self._natural, self.batch_limit,
-                                      self.center_only, self.precision, pl_module.device,
-                                      progress=None if bar is None else lambda n, what: (bar.update(n),
-                                                                                         bar.set_postfix_str(what)),
-                                      labelled=self._labelled)
+                self._attach_images(trainer)
+                request = replace(self.request, probe=replace(self.request.probe, device=str(pl_module.device)))
+                if trainer.fast_dev_run:  # a smoke test: one search step per run, nothing written
+                    request = replace(request, settings=replace(request.settings, max_steps=1))
+                shown = None if bar is None else lambda n, what: (bar.update(n), bar.set_postfix_str(what))
+                local = search_layers(network, request, epoch, shown, shares)
             finally:
                 if bar is not None:
                     bar.close()
         results = {}
         for layer in self.layers:
-            merged = self._gather(trainer, local[layer], self._unit_lists.get(layer) or self.unit_list(layer))
+            merged = self._gather(trainer, local[layer], self.request.units[layer])
             report = analyse(merged, self.thresholds)
             tracking = self.tracker.update(report)
             if report.nan_units:
@@ -387,12 +332,23 @@ class MEISearchCallback(Callback):
             return None
         from tqdm.auto import tqdm
 
-        runs = len(self.settings.runs())
-        if self.settings.shared:
-            total = sum(1 for units in shares.values() if units) * runs * self.budget
-        else:
-            total = sum(len(units) for units in shares.values()) * runs * self.budget
-        return tqdm(total=total, desc=f"MEI search epoch {epoch}", unit="image", leave=False, dynamic_ncols=True)
+        return tqdm(total=self.request.images(shares), desc=f"MEI search epoch {epoch}", unit="image", leave=False,
+                    dynamic_ncols=True)
+
+    def _attach_images(self, trainer: "pl.Trainer") -> None:
+        """Read the validation images that the warm start and the ablation need, once."""
+        request = self.request
+        natural = labelled = None
+        if request.settings.warm_start and request.natural_images is None:
+            natural = validation_images(trainer, request.settings.warm_start, "warm_start")[0]
+        if request.ablation_samples and request.labelled is None:
+            images, labels = validation_images(trainer, request.ablation_samples, "ablation_samples")
+            if labels is None:
+                raise ValueError("MEISearchCallback(ablation_samples=...) needs labelled validation batches "
+                                 "(images, labels)")
+            labelled = (images, labels)
+        if natural is not None or labelled is not None:
+            self.request = request.with_images(natural, labelled)
 
     def _gather(self, trainer: "pl.Trainer", local: LayerMEIs, units: list[int]) -> LayerMEIs:
         """All ranks' shares, merged in the layer's unit order, on every rank (same collectives on

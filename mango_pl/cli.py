@@ -7,7 +7,7 @@ Examples::
     mango-pl test --config configs/digits/spiking_resnet18.yaml --ckpt_path runs/.../last.ckpt
     mango-pl fit --config configs/cifar10/spiking_resnet18.yaml --print_config
     mango-pl export-generator runs/digits_sngan/version_0/checkpoints/last.ckpt my_generator.pt
-    mango-pl search --config configs/digits/search.yaml    # MEIs of saved checkpoints (mango_pl/search_command.py)
+    mango-pl search --config configs/digits/search.yaml    # MEIs of saved checkpoints (mango_pl/mei/command.py)
     mango-pl report runs/demo                              # the paper's figures of a run (mango_pl/report/)
     mango-pl loop init runs/session --config examples/loop/digits_session.yaml   # a closed loop (mango_pl/loop/)
 """
@@ -102,7 +102,7 @@ def main(args: ArgsType = None) -> int | None:
     if argv and argv[0] == "export-generator":
         return export_generator(argv[1:])
     if argv and argv[0] == "search":
-        from mango_pl.search_command import main as search_main
+        from mango_pl.mei.command import main as search_main
 
         return search_main(argv[1:])
     if argv and argv[0] == "report":

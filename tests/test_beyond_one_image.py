@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from mango_pl.mei import SearchSettings, analyse, layer_scalars, search_layers, search_model
+from mango_pl.mei import MEIRequest, SearchSettings, analyse, layer_scalars, search_layers, search_model
 from mango_pl.mei.search import optima_radius
 from mango_pl.models.lif import make_lif
 from mango_pl.probe import LayerObjective, unit_importance
@@ -154,8 +154,9 @@ def test_importance_is_measured_saved_and_related_to_the_meis(tmp_path):
     network = nn.Sequential(nn.Flatten(), nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
     images = torch.rand(30, 1, 2, 2, generator=torch.Generator().manual_seed(0))
     labels = network(images).argmax(-1)  # the network's own answers: base accuracy 1
-    found = search_layers(network, {"2": list(range(6))}, space, SearchSettings(("random",), repeats=2, budget=20),
-                          labelled=(images, labels))["2"]
+    request = MEIRequest(("2",), space, list(range(6)), SearchSettings(("random",), repeats=2, budget=20),
+                         labelled=(images, labels))
+    found = search_layers(network, request)["2"]
     assert found.importance.base_accuracy == 1.0 and found.importance.drop.shape == (6,)
     report = analyse(found)
     assert set(report.importance_correlation) == {"activation", "entropy", "selective"}

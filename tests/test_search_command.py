@@ -16,7 +16,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from callbacks import MEISearchCallback
-from mango_pl.mei import SearchSettings, find_mei_files, load_meis, search_layers, search_model
+from mango_pl.mei import MEIRequest, SearchSettings, find_mei_files, load_meis, search_layers, search_model
+from mango_pl.probe import ProbeSettings
 from mango_pl.models import SpikingResNet18
 from mango_pl.search import DEFAULT_METHOD, RandomSearcher, maximize, register_method
 from mango_pl.search.registry import METHODS
@@ -158,8 +159,9 @@ def test_one_evaluation_copy_of_the_network_serves_every_layer(monkeypatch):
     monkeypatch.setattr(engine, "converted_copy", lambda module, dtype: made.append(1) or original(module, dtype))
     monkeypatch.setattr(layer_probe, "converted_copy", lambda *a: pytest.fail("a probe made its own copy"))
     network = SpikingResNet18(**NETWORK)
-    search_layers(network, {"sn1": [0, 1], "layer1.0.sn1": [0], "layer2.0.sn1": [1]},
-                  GeneratorSpace(checkpoint=ASSET_GENERATOR), SearchSettings(("random",), budget=8), precision="float64")
+    search_layers(network, MEIRequest(("sn1", "layer1.0.sn1", "layer2.0.sn1"), GeneratorSpace(checkpoint=ASSET_GENERATOR),
+                                      {"sn1": [0, 1], "layer1.0.sn1": [0], "layer2.0.sn1": [1]},
+                                      SearchSettings(("random",), budget=8), ProbeSettings(precision="float64")))
     assert made == [1]
 
 

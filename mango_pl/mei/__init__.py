@@ -5,14 +5,18 @@ checkpoints and any ``nn.Module`` (:func:`search_model`), the benchmarks — so 
 layer, units and seed give the same MEIs whichever way they are searched.
 
     >>> from mango_pl.mei import SearchSettings, search_model
-    >>> meis = search_model(model, ["layer4.1.sn2"], space, SearchSettings(("elite",), budget=500))
+    >>> meis = search_model(model, ["layer4.1.sn2"], space, settings=SearchSettings(("elite",), budget=500))
+
+One job is one typed request (:class:`MEIRequest`: layers, units, space, :class:`SearchSettings`,
+:class:`~mango_pl.probe.ProbeSettings`, thresholds); every entry point builds one.
 """
 
 from mango_pl.mei.analysis import analyse
 from mango_pl.mei.files import FORMAT, VERSION, MEIFile, atomic_save, find_mei_files, load_meis, mei_path, save_meis
 from mango_pl.mei.results import (DEFAULT_REPEATS, LayerMEIs, LayerReport, RunMEIs, SearchSettings, Tracking,
                                   merge_shares)
-from mango_pl.mei.post_hoc import CheckpointSearch, resolve_checkpoints, search_checkpoints, search_model, unit_lists
+from mango_pl.mei.post_hoc import CheckpointSearch, resolve_checkpoints, search_checkpoints, search_model
+from mango_pl.mei.request import MEIRequest, Units, unit_lists
 from mango_pl.mei.search import WARM_STARTS, evaluation_network, search_layer, search_layers
 from mango_pl.mei.seeds import unit_seeds
 from mango_pl.mei.summary import caption_lines, layer_images, layer_scalars
@@ -26,11 +30,13 @@ __all__ = [
     "WARM_STARTS",
     "LayerMEIs",
     "LayerReport",
+    "MEIRequest",
     "MEIFile",
     "RunMEIs",
     "SearchSettings",
     "SpecializationTracker",
     "Tracking",
+    "Units",
     "analyse",
     "atomic_save",
     "caption_lines",

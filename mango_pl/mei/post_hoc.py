@@ -10,58 +10,39 @@ unfinished layer; nothing existing is overwritten.
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from mango_pl.analysis import SelectivityThresholds
 from mango_pl.mei.analysis import analyse
 from mango_pl.mei.files import MEIFile, load_meis, mei_path, save_meis
+from mango_pl.mei.request import MEIRequest, Units
 from mango_pl.mei.results import SearchSettings
 from mango_pl.mei.search import Progress, search_layers
 from mango_pl.mei.tracker import SpecializationTracker
 from mango_pl.probe import resolve_layer
+from mango_pl.probe.settings import ProbeSettings
 
-Units = int | Sequence[int] | Mapping[str, int | Sequence[int]]
-
-
-def unit_lists(layers: Sequence[str], units: Units) -> dict[str, list[int]]:
-    """``{layer: channels}`` from a count (``range``), a list, or a per-layer mapping of either.
-
-    Raises:
-        ValueError: a layer missing from a mapping, a count < 1, negative or repeated channels.
-    """
-    out = {}
-    for layer in layers:
-        if isinstance(units, Mapping):
-            if layer not in units:
-                raise ValueError(f"`units` mapping has no entry for layer {layer!r}")
-            spec = units[layer]
-        else:
-            spec = units
-        if isinstance(spec, bool):
-            raise ValueError(f"`units` for layer {layer!r} must be a count or a list of channels, got {spec!r}")
-        if isinstance(spec, int):
-            if spec < 1:
-                raise ValueError(f"`units` for layer {layer!r} must be ≥ 1, got {spec}")
-            out[layer] = list(range(spec))
-            continue
-        chosen = [int(u) for u in spec]
-        if not chosen or min(chosen) < 0 or len(set(chosen)) != len(chosen):
-            raise ValueError(f"`units` for layer {layer!r} must be distinct channel indices ≥ 0, got {chosen}")
-        out[layer] = chosen
-    return out
-
-
-def search_model(model: nn.Module, layers: Sequence[str], space, units: Units = 16,
-                 settings: SearchSettings | None = None, epoch: int = 0, natural_images: Tensor | None = None,
-                 thresholds: SelectivityThresholds | None = None, batch_limit: int = 256, center_only: bool = False,
-                 precision: str = "auto", device: torch.device | str | None = None,
-                 progress: Progress | None = None, labelled: tuple[Tensor, Tensor] | None = None) -> dict[str, MEIFile]:
+def search_model(model: nn.Module, layers: Sequence[str] | MEIRequest, space=None, units: Units = 16,
+                 settings: SearchSettings | None = None, probe: ProbeSettings | None = None,
+                 thresholds: SelectivityThresholds | None = None, epoch: int = 0,
+                 progress: Progress | None = None) -> dict[str, MEIFile]:
     """The MEIs of ``layers`` of any PyTorch model, searched and analysed: ``{layer: MEIFile}``.
+
+    Args:
+        model: any ``nn.Module`` (e.g. a torchvision network, a spiking ResNet).
+        layers: dotted layer names, or a whole :class:`MEIRequest` (then leave the other arguments
+            out: the request holds them, with the images of a warm start or an ablation).
+        space: the stimulus space.
+        units: per layer, a count (from 0), a list of channels, or ``{layer: count or list}``.
+        settings: how each layer is searched (default: ``SearchSettings()``).
+        probe: how units are read (default: ``ProbeSettings()``).
+        thresholds: strong and confident MEIs (default: the paper's 0.75 / 0.75).
+        epoch: the state's epoch (part of the seeds).
+        progress: ``progress(images, description)`` after every batch.
 
     Example:
         >>> from mango_pl.mei import search_model
@@ -73,15 +54,21 @@ def search_model(model: nn.Module, layers: Sequence[str], space, units: Units = 
     Raises:
         ValueError: an unknown layer (the valid ones are listed), bad units or settings.
     """
-    settings = settings or SearchSettings()
-    for layer in layers:
+    if isinstance(layers, MEIRequest):
+        if space is not None or settings is not None or probe is not None or thresholds is not None:
+            raise ValueError("search_model(model, request): the request holds the space and the settings; "
+                             "give them to MEIRequest, not to search_model")
+        request = layers
+    else:
+        request = MEIRequest(tuple(layers), space, units, settings or SearchSettings(), probe or ProbeSettings(),
+                             thresholds or SelectivityThresholds())
+    for layer in request.layers:
         resolve_layer(model, layer)
-    found = search_layers(model, unit_lists(layers, units), space, settings, epoch, natural_images, batch_limit,
-                          center_only, precision, device, progress, labelled)
-    tracker = SpecializationTracker((thresholds or SelectivityThresholds()).activation)
+    found = search_layers(model, request, epoch, progress)
+    tracker = SpecializationTracker(request.thresholds.activation)
     out = {}
     for layer, meis in found.items():
-        report = analyse(meis, thresholds)
+        report = analyse(meis, request.thresholds)
         out[layer] = MEIFile(meis, report, tracker.update(report))
     return out
 
@@ -119,28 +106,21 @@ class CheckpointSearch:
     skipped: list[tuple[int, str]]
 
 
-def search_checkpoints(checkpoints: Sequence[str | Path], layers: Sequence[str], space, output: str | Path,
-                       units: Units = 16, settings: SearchSettings | None = None,
+def search_checkpoints(checkpoints: Sequence[str | Path], request: MEIRequest, output: str | Path,
                        load: Callable[[Path], tuple[nn.Module, int]] | None = None,
-                       natural_images: Tensor | None = None, thresholds: SelectivityThresholds | None = None,
-                       batch_limit: int = 256, center_only: bool = False, precision: str = "auto",
-                       device: torch.device | str | None = None, progress: Progress | None = None,
-                       log: Callable[[MEIFile], None] | None = None,
-                       labelled: tuple[Tensor, Tensor] | None = None) -> CheckpointSearch:
-    """Search every checkpoint (in epoch order) × layer and write ``<output>/meis/epoch=E/<layer>.pt``.
+                       progress: Progress | None = None,
+                       log: Callable[[MEIFile], None] | None = None) -> CheckpointSearch:
+    """Search every checkpoint (in epoch order) × layer of ``request`` and write
+    ``<output>/meis/epoch=E/<layer>.pt``.
 
     Args:
         checkpoints: files, folders or globs (see :func:`resolve_checkpoints`); several files of one
             epoch (``last.ckpt`` beside ``epoch=3-step=...ckpt``) are searched once.
-        layers: dotted layer names.
-        space: the stimulus space.
+        request: layers, units, space, settings, probe settings, thresholds and attached images.
         output: the output folder.
-        units, settings, natural_images, thresholds, batch_limit, center_only, precision, device:
-            as in :func:`search_model`.
         load: ``path -> (network, epoch)``; default :func:`mango_pl.models.checkpoint.load_classifier`.
         progress: called with the images shown.
         log: called with every layer's result once it is searched (before its file is written).
-        labelled: ``(images, labels)``: also measure each unit's importance (see :func:`search_layers`).
 
     Raises:
         FileNotFoundError: no checkpoint matches.
@@ -149,30 +129,20 @@ def search_checkpoints(checkpoints: Sequence[str | Path], layers: Sequence[str],
     """
     from mango_pl.models.checkpoint import load_classifier
 
-    settings = settings or SearchSettings()
     load = load or (lambda path: load_classifier(path))
-    thresholds = thresholds or SelectivityThresholds()
-    chosen = unit_lists(layers, units)
-    settings.check_grid(space.grid.d, space.grid.n)
     series: dict[int, Path] = {}
     for path in resolve_checkpoints(checkpoints):
         network, epoch = load(path)
-        for layer in layers:
+        for layer in request.layers:
             resolve_layer(network, layer)
         series.setdefault(epoch, path)
-    # check units, image shapes and the readout on the first state before any search (a one-image dry run)
-    first_network, _ = load(series[min(series)])
-    from mango_pl.probe import LayerObjective
-
-    for layer, units_of_layer in chosen.items():
-        LayerObjective(first_network, layer, units_of_layer, space, batch_limit=batch_limit,
-                       center_only=center_only, precision="float32", readout=settings.readout).close()
+    request.check(load(series[min(series)])[0])  # grid, units, image shapes, readout: before any search
     root = Path(output) / "meis"
-    tracker = SpecializationTracker(thresholds.activation)
+    tracker = SpecializationTracker(request.thresholds.activation)
     result = CheckpointSearch({}, [], [])
     for epoch in sorted(series):
         todo = {}
-        for layer in layers:
+        for layer in request.layers:
             path = mei_path(root, epoch, layer)
             if path.exists():  # done by an earlier run: read back for the tracking
                 done = load_meis(path)
@@ -180,15 +150,14 @@ def search_checkpoints(checkpoints: Sequence[str | Path], layers: Sequence[str],
                 result.files.setdefault(epoch, {})[layer] = path
                 result.skipped.append((epoch, layer))
             else:
-                todo[layer] = chosen[layer]
+                todo[layer] = request.units[layer]
         if not todo:
             continue
         network, _ = load(series[epoch])
         for layer, units_of_layer in todo.items():  # one layer at a time: each is written when done
             shown = None if progress is None else (lambda n, what, _e=epoch: progress(n, f"epoch {_e}: {what}"))
-            meis = search_layers(network, {layer: units_of_layer}, space, settings, epoch, natural_images,
-                                 batch_limit, center_only, precision, device, shown, labelled)[layer]
-            report = analyse(meis, thresholds)
+            meis = search_layers(network, request, epoch, shown, {layer: units_of_layer})[layer]
+            report = analyse(meis, request.thresholds)
             found = MEIFile(meis, report, tracker.update(report))
             if log is not None:
                 log(found)

@@ -154,6 +154,17 @@ class SearchSettings:
     def labels(self) -> list[str]:
         return [label for label, _, _ in self.runs()]
 
+    def images(self, units: int) -> int:
+        """Images shown to search a layer of ``units`` units with these settings: the warm start's
+        natural images once, then each run's rest of the budget (population mode: shared by the
+        units), then each further optimum's ``optima_budget`` per unit and run."""
+        if units <= 0:
+            return 0
+        shown = 1 if self.shared else units
+        runs = len(self.runs())
+        further = (self.optima - 1) * (self.optima_budget or self.budget) * units
+        return self.warm_start * shown + runs * ((self.budget - self.warm_start) * shown + further)
+
     def as_record(self) -> dict[str, Any]:
         return {"methods": list(self.methods), "repeats": self.repeat_count, "budget": self.budget,
                 "shared": self.shared, "warm_start": self.warm_start, "seed": self.seed,

@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from mango_pl.mei.request import MEIRequest
 from mango_pl.mei.results import LayerMEIs, RunMEIs, SearchSettings
 from mango_pl.mei.seeds import unit_seeds
 from mango_pl.models.precision import converted_copy, module_device, module_dtype
 from mango_pl.models.state import eval_mode, reset_states
 from mango_pl.probe import LayerObjective, natural_warm_start
+from mango_pl.probe.settings import ProbeSettings
 from mango_pl.probe.ablation import unit_importance
 from mango_pl.probe.precision import resolve_dtype
 from mango_pl.search import RunPlan, maximize
@@ -36,8 +38,7 @@ def evaluation_network(network: nn.Module, precision: str = "auto") -> nn.Module
 
 
 def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, settings: SearchSettings,
-                 epoch: int = 0, natural_images: Tensor | None = None, batch_limit: int = 256,
-                 center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None,
+                 probe: ProbeSettings | None = None, epoch: int = 0, natural_images: Tensor | None = None,
                  progress: Progress | None = None) -> LayerMEIs:
     """Search the MEIs of ``units`` of ``layer``: every run of ``settings`` (each method, each repeat).
 
@@ -51,13 +52,11 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
         units: its channels to search (empty: an empty result, for a rank without a share).
         space: the stimulus space (not changed: the objective works on a copy).
         settings: methods, repeats, budget, population mode, warm start, seed, options.
+        probe: batch limit, centre-only, precision and device of the readout (default: ``ProbeSettings()``).
         epoch: the training epoch of the state (part of the seeds).
         natural_images: ``[N, C, H, W]`` images the network takes, for ``settings.warm_start``.
-        batch_limit: most images per generator / network call.
-        center_only: read only the centre position of each channel.
-        precision: ``"auto"``, ``"float32"`` or ``"float64"`` (see :class:`~mango_pl.probe.LayerProbe`).
-        device: where the space decodes (default: the network's device).
-        progress: called with the images shown after every batch.
+        progress: called with the images shown after every batch (in all,
+            ``settings.images(len(units))``).
 
     Raises:
         ValueError: unknown layer or unit, a warm start without enough images, bad settings.
@@ -69,8 +68,7 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
     if settings.warm_start and (natural_images is None or natural_images.shape[0] < settings.warm_start):
         have = 0 if natural_images is None else natural_images.shape[0]
         raise ValueError(f"warm_start={settings.warm_start} needs that many natural images, got {have}")
-    objective = LayerObjective(network, layer, units, space, batch_limit=batch_limit, center_only=center_only,
-                               precision=precision, device=device, readout=settings.readout)
+    objective = (probe or ProbeSettings()).objective(network, layer, units, space, settings.readout)
     nan_units: set[int] = set()
 
     def cleaned(values: Tensor) -> Tensor:  # [P, K]: NaN reported, scored below any activation
@@ -188,27 +186,35 @@ def _more_optima(run: RunMEIs, objective: LayerObjective, per_unit: Callable[[Te
     run.optima_images = torch.stack(images, 1)
 
 
-def search_layers(network: nn.Module, units: Mapping[str, Sequence[int]], space, settings: SearchSettings,
-                  epoch: int = 0, natural_images: Tensor | None = None, batch_limit: int = 256,
-                  center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None,
-                  progress: Progress | None = None,
-                  labelled: tuple[Tensor, Tensor] | None = None) -> dict[str, LayerMEIs]:
-    """:func:`search_layer` for several layers of one network state (``{layer: units}``), in eval mode
-    with one evaluation copy of the network for all of them; the network's modes and SNN state are
-    given back as they were. Arguments as in :func:`search_layer`; with ``labelled = (images,
-    labels)`` each searched unit is also silenced in turn and the accuracy it costs is measured
-    (:func:`~mango_pl.probe.unit_importance`, in ``LayerMEIs.importance``).
+def search_layers(network: nn.Module, request: MEIRequest, epoch: int = 0, progress: Progress | None = None,
+                  units: Mapping[str, Sequence[int]] | None = None) -> dict[str, LayerMEIs]:
+    """:func:`search_layer` for the layers of ``request`` in one network state, in eval mode with one
+    evaluation copy of the network for all of them; the network's modes and SNN state are given back
+    as they were. With ``request.labelled = (images, labels)`` each searched unit is also silenced in
+    turn and the accuracy it costs is measured (:func:`~mango_pl.probe.unit_importance`, in
+    ``LayerMEIs.importance``).
+
+    Args:
+        network: the classifier (not changed).
+        request: layers, units, space, settings, probe settings and attached images.
+        epoch: the training epoch of the state (part of the seeds).
+        progress: called with the images shown after every batch (in all, ``request.images(units)``).
+        units: ``{layer: channels}`` to search instead of ``request.units`` (a process's share, see
+            :meth:`MEIRequest.share`; an empty list gives an empty result).
     """
+    units = request.units if units is None else units
+    probe = request.probe
     results = {}
     with eval_mode(network):
-        evaluated = evaluation_network(network, precision)
+        evaluated = evaluation_network(network, probe.precision)
         try:
             for layer, chosen in units.items():
-                results[layer] = search_layer(evaluated, layer, chosen, space, settings, epoch, natural_images,
-                                              batch_limit, center_only, precision, device, progress)
-                if labelled is not None and chosen:
-                    results[layer].importance = unit_importance(evaluated, layer, chosen, labelled[0], labelled[1],
-                                                                batch_limit=batch_limit)
+                results[layer] = search_layer(evaluated, layer, chosen, request.space, request.settings, probe, epoch,
+                                              request.natural_images, progress)
+                if request.labelled is not None and chosen:
+                    images, labels = request.labelled
+                    results[layer].importance = unit_importance(evaluated, layer, chosen, images, labels,
+                                                                batch_limit=probe.batch_limit)
         finally:
             reset_states(network)
             if evaluated is not network:

@@ -6,6 +6,7 @@ from mango_pl.probe.layer_probe import LayerProbe
 from mango_pl.probe.layers import is_multistep, resolve_layer, weight_layers
 from mango_pl.probe.objective import LayerObjective
 from mango_pl.probe.precision import PRECISIONS, resolve_dtype
+from mango_pl.probe.settings import ProbeSettings
 from mango_pl.probe.spike_rate import activation_sums, spike_rate
 from mango_pl.probe.warm_start import WarmStart, natural_warm_start
 
@@ -13,6 +14,7 @@ __all__ = [
     "PRECISIONS",
     "LayerObjective",
     "LayerProbe",
+    "ProbeSettings",
     "UnitImportance",
     "WarmStart",
     "activation_sums",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -93,27 +94,24 @@ def search(
     """
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from mango_pl.analysis import SelectivityThresholds
     from mango_pl.lit.loggers import flush, log_histogram, log_image, log_scalars
-    from mango_pl.mei import SearchSettings, layer_images, layer_scalars
+    from mango_pl.mei import MEIRequest, layer_images, layer_scalars
     from mango_pl.mei.post_hoc import search_checkpoints
     from mango_pl.models.checkpoint import load_classifier
 
-    settings = SearchSettings(methods=tuple(methods), repeats=repeats, budget=budget, shared=shared,
-                              warm_start=warm_start, seed=seed, method_options=method_options or {},
-                              readout=readout, optima=optima, optima_distance=optima_distance,
-                              optima_budget=optima_budget)
-    thresholds = SelectivityThresholds(activation=activation_threshold, confidence=confidence_threshold)
-    natural = labelled = None
+    request = MEIRequest.from_options(
+        layers, space, units, methods=tuple(methods), repeats=repeats, budget=budget, shared=shared,
+        warm_start=warm_start, seed=seed, method_options=method_options or {}, readout=readout, optima=optima,
+        optima_distance=optima_distance, optima_budget=optima_budget, batch_limit=batch_limit,
+        center_only=center_only, precision=precision, device=device, activation_threshold=activation_threshold,
+        confidence_threshold=confidence_threshold, ablation_samples=ablation_samples)
     if (warm_start or ablation_samples) and data is None:
         raise ValueError("--warm_start and --ablation_samples take validation images: give --data (a "
                          "LightningDataModule)")
-    if warm_start:
-        natural = _validation_images(data, warm_start)[0]
-    if ablation_samples:
-        labelled = _validation_images(data, ablation_samples)
-    device = torch.device(device)
-    space = space.to(device)
+    if warm_start or ablation_samples:
+        request = request.with_images(*_validation_images(data, warm_start, ablation_samples))
+    device = torch.device(request.probe.device)
+    request = replace(request, space=space.to(device))
 
     def load(path):
         network, epoch = load_classifier(path, network=model, attr=network_attr)
@@ -142,8 +140,7 @@ def search(
         flush([logger])
 
     try:
-        done = search_checkpoints(checkpoints, layers, space, output, units, settings, load, natural, thresholds,
-                                  batch_limit, center_only, precision, device, advance, log, labelled)
+        done = search_checkpoints(checkpoints, request, output, load, advance, log)
     finally:
         if bar is not None:
             bar.close()
@@ -152,21 +149,23 @@ def search(
           f"{sorted(done.files)} are in {output}/meis; see them with: tensorboard --logdir {output}")
 
 
-def _validation_images(data: LightningDataModule, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _validation_images(data: LightningDataModule, warm_start: int,
+                       ablation_samples: int) -> tuple[torch.Tensor | None, tuple[torch.Tensor, torch.Tensor] | None]:
+    """The natural images of a warm start and the labelled images of an ablation, from ``data``'s
+    validation set."""
+    from mango_pl.data.first_images import first_images
+
     data.prepare_data()
     data.setup("validate")
-    images, labels, total = [], [], 0
-    for batch in data.val_dataloader():
-        if not (isinstance(batch, (list, tuple)) and len(batch) > 1):
-            raise ValueError("--data must give labelled validation batches (images, labels)")
-        images.append(batch[0].float())
-        labels.append(batch[1].long())
-        total += batch[0].shape[0]
-        if total >= count:
-            break
-    if total < count:
-        raise ValueError(f"{count} validation images are needed, the data has {total}")
-    return torch.cat(images)[:count], torch.cat(labels)[:count]
+    natural = labelled = None
+    if warm_start:
+        natural = first_images(data.val_dataloader(), warm_start, "--warm_start")[0]
+    if ablation_samples:
+        images, labels = first_images(data.val_dataloader(), ablation_samples, "--ablation_samples")
+        if labels is None:
+            raise ValueError("--ablation_samples needs labelled validation batches (images, labels) from --data")
+        labelled = (images, labels)
+    return natural, labelled
 
 
 def main(argv: Sequence[str]) -> int:
