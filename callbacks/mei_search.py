@@ -21,6 +21,7 @@ from torch import nn
 from callbacks._isolation import isolated_rng
 from callbacks._natural_images import validation_images
 from mango_pl.analysis import SelectivityThresholds
+from mango_pl.checks import check_non_negative_int, check_positive_int
 from mango_pl.lit.loggers import flush, log_histogram, log_image, log_scalars
 from mango_pl.mei import (LayerMEIs, MEIFile, MEIRequest, SearchSettings, SpecializationTracker, analyse, layer_images,
                           layer_scalars, mei_path, merge_shares, save_meis, search_layers)
@@ -159,12 +160,9 @@ class MEISearchCallback(Callback):
                 confidence_threshold=confidence_threshold, ablation_samples=ablation_samples)
         if epochs is not None and every_n_epochs is not None:
             raise ValueError("give either `epochs` or `every_n_epochs`, not both")
-        if every_n_epochs is not None and every_n_epochs < 1:
-            raise ValueError(f"`every_n_epochs` must be ≥ 1, got {every_n_epochs}")
-        if epochs is not None and any(int(e) < 0 for e in epochs):
-            raise ValueError(f"`epochs` are 0-based epoch numbers ≥ 0, got {list(epochs)}")
-        self.epochs = None if epochs is None else sorted({int(e) for e in epochs})
-        self.every_n_epochs = every_n_epochs
+        self.every_n_epochs = check_positive_int("`every_n_epochs`", every_n_epochs, optional=True)
+        self.epochs = None if epochs is None else sorted(
+            {check_non_negative_int("`epochs`", e, hint="0-based epoch numbers") for e in epochs})
         self.save_dir = save_dir
         self.network_attr = network_attr
         self.log_images = log_images

@@ -16,6 +16,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from mango_pl.analysis import SelectivityThresholds
+from mango_pl.checks import check_non_negative_int
 from mango_pl.mei.results import SearchSettings
 from mango_pl.probe.settings import ProbeSettings
 
@@ -100,9 +101,8 @@ class MEIRequest:
             raise ValueError(f"`layers` lists a layer twice: {list(layers)}")
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "units", unit_lists(layers, self.units))
-        samples = self.ablation_samples
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-            raise ValueError(f"`ablation_samples` must be a number of validation images >= 0, got {samples!r}")
+        samples = check_non_negative_int("`ablation_samples`", self.ablation_samples,
+                                         hint="validation images on which units are silenced")
         warm = self.settings.warm_start
         if self.natural_images is not None and self.natural_images.shape[0] < warm:
             raise ValueError(f"warm_start={warm} needs that many natural images, got {self.natural_images.shape[0]}")

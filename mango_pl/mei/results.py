@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from mango_pl.checks import (check_choice, check_non_negative_int, check_positive_int, check_positive_number)
 from mango_pl.probe.ablation import UnitImportance
 from mango_pl.search import DEFAULT_METHOD
 
@@ -79,18 +80,14 @@ class SearchSettings:
             raise ValueError("`methods` is empty: give at least one, e.g. ['elite'] or ['tt', 'tt-s', 'tt-b']")
         if len(set(methods)) != len(methods):
             raise ValueError(f"`methods` lists a method twice: {list(methods)}; use `repeats` for several runs")
-        if isinstance(self.budget, bool) or not isinstance(self.budget, int) or self.budget <= 0:
-            raise ValueError(f"`budget` must be a positive number of queries per unit, got {self.budget!r}")
-        if self.repeats is not None and (isinstance(self.repeats, bool) or not isinstance(self.repeats, int)
-                                         or self.repeats < 1):
-            raise ValueError(f"`repeats` must be a positive int (independent searches per method), got {self.repeats!r}")
+        check_positive_int("`budget`", self.budget, hint="queries per unit and run")
+        check_positive_int("`repeats`", self.repeats, hint="independent searches per method", optional=True)
         if self.shared:
             unsupported = [m for m in methods if m not in shared_methods()]
             if unsupported:
                 raise ValueError(f"`shared=True` needs methods with a population mode, not {unsupported}; "
                                  f"methods with one: {shared_methods()}")
-        if isinstance(self.warm_start, bool) or not isinstance(self.warm_start, int) or self.warm_start < 0:
-            raise ValueError(f"`warm_start` must be a number of natural images >= 0, got {self.warm_start!r}")
+        check_non_negative_int("`warm_start`", self.warm_start, hint="natural images shown first")
         if self.warm_start >= self.budget:
             raise ValueError(f"`warm_start={self.warm_start}` natural images leave nothing of `budget={self.budget}` "
                              f"for the search; use fewer images or a larger budget")
@@ -104,19 +101,12 @@ class SearchSettings:
         if unknown:
             raise ValueError(f"`method_options` names methods that are not searched: {unknown}; methods: {list(methods)}")
         object.__setattr__(self, "method_options", options)
-        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
-            raise ValueError(f"`max_steps` must be a positive int or None, got {self.max_steps!r}")
-        if self.readout not in ("rate", "current"):
-            raise ValueError(f"`readout` must be 'rate' or 'current' (ties among equal spike rates broken by the "
-                             f"input current), got {self.readout!r}")
-        if isinstance(self.optima, bool) or not isinstance(self.optima, int) or self.optima < 1:
-            raise ValueError(f"`optima` must be a positive int (distinct optima per unit), got {self.optima!r}")
-        if self.optima_distance is not None and not (isinstance(self.optima_distance, (int, float))
-                                                     and self.optima_distance > 0):
-            raise ValueError(f"`optima_distance` must be a positive latent distance or None, got {self.optima_distance!r}")
-        if self.optima_budget is not None and (isinstance(self.optima_budget, bool)
-                                               or not isinstance(self.optima_budget, int) or self.optima_budget < 1):
-            raise ValueError(f"`optima_budget` must be a positive int or None, got {self.optima_budget!r}")
+        check_positive_int("`max_steps`", self.max_steps, hint="ask/tell steps per run", optional=True)
+        check_choice("`readout`", self.readout, ("rate", "current"),
+                     hint="'current' breaks ties among equal spike rates by the input current")
+        check_positive_int("`optima`", self.optima, hint="distinct optima per unit")
+        check_positive_number("`optima_distance`", self.optima_distance, hint="a latent distance", optional=True)
+        check_positive_int("`optima_budget`", self.optima_budget, hint="queries per further optimum", optional=True)
         for method in methods:
             check_method(method, **options.get(method, {}))
 

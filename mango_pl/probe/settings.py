@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from mango_pl.checks import check_bool, check_positive_int
 from mango_pl.probe.precision import check_precision
 
 
@@ -38,10 +39,8 @@ class ProbeSettings:
     device: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch_limit, bool) or not isinstance(self.batch_limit, int) or self.batch_limit < 1:
-            raise ValueError(f"`batch_limit` must be a positive number of images per forward pass, "
-                             f"got {self.batch_limit!r}")
-        object.__setattr__(self, "center_only", bool(self.center_only))
+        check_positive_int("`batch_limit`", self.batch_limit, hint="images per forward pass")
+        check_bool("`center_only`", self.center_only)
         check_precision(self.precision)
         if self.device is not None:
             try:
