@@ -67,7 +67,7 @@ def test_lif_is_paper_decay_and_hard_reset():
 
 
 def test_make_lif_rejects_bad_decay():
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match=r"decay must be a number in \(0, 1\)"):
         make_lif(decay=1.0)
 
 
@@ -188,7 +188,7 @@ def test_spiking_resnet_eval_forward_is_deterministic_and_time_steps_mutable():
         assert torch.equal(net(x), first)
         net.time_steps = 3
         assert net.forward_sequence(x).shape == (3, 2, 10)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="time_steps must be a positive int, got 0"):
         net.time_steps = 0
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 from torch import Tensor
 
 from mango_pl.analysis._images import images_to_uint8_hwc
+from mango_pl.checks import check_int
 
 #: zlib (deflate) level used for the "ZIP" ratio.
 ZIP_LEVEL = 9
@@ -51,10 +52,7 @@ def compression_ratios(images: Tensor, jpeg_quality: int = 75) -> tuple[Tensor, 
         >>> bool((zip_ < 0.1).all())
         True
     """
-    if isinstance(jpeg_quality, bool) or not isinstance(jpeg_quality, int) or not 1 <= jpeg_quality <= 100:
-        raise ValueError(
-            f"jpeg_quality must be an integer in [1, 100] (75 is the usual default), got {jpeg_quality!r}."
-        )
+    check_int("jpeg_quality", jpeg_quality, 1, 100, hint="75 is the usual default")
     pixels = images_to_uint8_hwc(images)
     raw_size = float(pixels[0].size)
     jpeg = [_jpeg_size(image, jpeg_quality) / raw_size for image in pixels]

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from mango_pl.analysis._images import images_to_uint8_hwc
+from mango_pl.checks import check_fraction, check_non_negative_int, check_positive_int
 
 #: With ``scale=None`` tiles are upscaled (nearest) to at least this many pixels wide.
 MIN_TILE_WIDTH = 96
@@ -83,15 +84,12 @@ def mei_grid(
     """
     pixels = images_to_uint8_hwc(images)
     n, h, w, c = pixels.shape
-    for name, value, low in (("nrow", nrow, 1), ("padding", padding, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}.")
+    check_positive_int("nrow", nrow)
+    check_non_negative_int("padding", padding)
+    check_positive_int("scale", scale, hint="None: automatic", optional=True)
     if scale is None:
         scale = max(1, math.ceil(MIN_TILE_WIDTH / w))
-    elif isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"scale must be an int >= 1 or None (automatic), got {scale!r}.")
-    if isinstance(pad_value, bool) or not isinstance(pad_value, (int, float)) or not 0.0 <= pad_value <= 1.0:
-        raise ValueError(f"pad_value must be a number in [0, 1], got {pad_value!r}.")
+    check_fraction("pad_value", pad_value)
     lines = _caption_lines(captions, n)
 
     font = _font()

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from mango_pl.analysis._checks import check_finite_float, check_ndim, check_nonempty, check_probs, check_tensor
+from mango_pl.checks import check_choice, check_fraction
 
 SELECTIVITY_RULES = ("best", "all")
 
@@ -54,11 +55,8 @@ class SelectivityThresholds:
 
     def __post_init__(self) -> None:
         for name in ("activation", "confidence"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"SelectivityThresholds.{name} must be a number in [0, 1], got {value!r}.")
-        if self.rule not in SELECTIVITY_RULES:
-            raise ValueError(f"SelectivityThresholds.rule must be one of {SELECTIVITY_RULES}, got {self.rule!r}.")
+            check_fraction(f"SelectivityThresholds.{name}", getattr(self, name))
+        check_choice("SelectivityThresholds.rule", self.rule, SELECTIVITY_RULES)
 
 
 @dataclass(frozen=True)

@@ -17,19 +17,13 @@ import torch
 from torch import Tensor
 
 from mango_pl.analysis._checks import check_finite_float, check_ndim, check_nonempty, check_tensor
-
-
-def _check_threshold(threshold: float) -> None:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1] (the paper uses 0.75), got {threshold!r}.")
+from mango_pl.checks import check_fraction, check_non_negative_int
 
 
 def _check_epoch(epoch: object, name: str = "epoch") -> int:
     if isinstance(epoch, Tensor) and epoch.numel() == 1 and not epoch.is_floating_point():
         epoch = int(epoch.item())
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise ValueError(f"{name} must be a non-negative int (-1 is reserved for 'never'), got {epoch!r}.")
-    return epoch
+    return check_non_negative_int(name, epoch, hint="-1 is reserved for 'never'")
 
 
 def first_strong_epoch(activations_by_epoch: Tensor, epochs: Sequence[int], threshold: float = 0.75) -> Tensor:
@@ -57,7 +51,7 @@ def first_strong_epoch(activations_by_epoch: Tensor, epochs: Sequence[int], thre
     check_ndim(activations_by_epoch, 2, "activations_by_epoch", "[E epochs, U units]")
     check_nonempty(activations_by_epoch, "activations_by_epoch")
     check_finite_float(activations_by_epoch, "activations_by_epoch")
-    _check_threshold(threshold)
+    check_fraction("threshold", threshold, hint="the paper uses 0.75")
     epoch_list = [_check_epoch(e, "every entry of epochs") for e in epochs]
     if len(epoch_list) != activations_by_epoch.shape[0]:
         raise ValueError(
@@ -110,7 +104,7 @@ def update_first_strong(first: Tensor, activations: Tensor, epoch: int, threshol
     if first.numel() and first.min().item() < -1:
         raise ValueError("first holds values below -1; use -1 for 'not strong yet' and epoch numbers otherwise.")
     check_finite_float(activations, "activations")
-    _check_threshold(threshold)
+    check_fraction("threshold", threshold, hint="the paper uses 0.75")
     epoch = _check_epoch(epoch)
     newly_strong = (first < 0) & (activations.to(first.device) >= threshold)
     return torch.where(newly_strong, torch.full_like(first, epoch), first).long()

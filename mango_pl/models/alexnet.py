@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from mango_pl.checks import check_positive_int
 from mango_pl.models._torchvision import materialize, meta_torchvision_model
 from mango_pl.models.normalization import ImageNormalize, check_images
 
@@ -43,8 +44,8 @@ class AlexNet32(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3, hidden: int = 1024, dropout: float = 0.5,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
         super().__init__()
-        if num_classes < 1 or hidden < 1:
-            raise ValueError(f"num_classes and hidden must be >= 1, got {num_classes}, {hidden}")
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("hidden", hidden)
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.normalize = ImageNormalize(in_channels, mean, std)

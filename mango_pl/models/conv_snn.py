@@ -14,6 +14,7 @@ import torch
 from snntorch import surrogate
 from torch import Tensor, nn
 
+from mango_pl.checks import check_choice, check_number, check_positive_int
 from mango_pl.models.normalization import ImageNormalize, check_images
 from mango_pl.models.state import detach_states
 
@@ -96,12 +97,9 @@ class ConvSNN(nn.Module):
             raise ValueError(f"ConvSNN needs image_size >= 16 (two 5x5-conv + 2x2-pool stages), got {image_size}")
         if len(channels) != 2:
             raise ValueError(f"channels must give the two conv widths, e.g. (12, 64); got {tuple(channels)}")
-        if spike_grad not in SURROGATES:
-            raise ValueError(f"spike_grad must be one of {tuple(SURROGATES)}, got {spike_grad!r}")
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
-        if not 0.0 <= float(beta) <= 1.0:
-            raise ValueError(f"beta (membrane decay) must lie in [0, 1], e.g. 0.9; got {beta!r}")
+        check_choice("spike_grad", spike_grad, SURROGATES)
+        check_choice("readout", readout, READOUTS)
+        check_number("beta", beta, 0, 1, hint="membrane decay, e.g. 0.9")
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.image_size = image_size
@@ -130,9 +128,7 @@ class ConvSNN(nn.Module):
 
     @time_steps.setter
     def time_steps(self, value: int) -> None:
-        if int(value) != value or value < 1:
-            raise ValueError(f"time_steps must be a positive integer, got {value!r}")
-        self._time_steps = int(value)
+        self._time_steps = check_positive_int("time_steps", value)
 
     def forward_sequence(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Images ``[B, C, H, W]`` in [0, 1] -> (spikes, membrane) of ``lif4``, each ``[T, B, num_classes]``."""

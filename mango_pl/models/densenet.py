@@ -8,6 +8,7 @@ import torch.nn.functional as F
 import torchvision
 from torch import Tensor, nn
 
+from mango_pl.checks import check_choice, check_positive_int
 from mango_pl.models.normalization import ImageNormalize, check_images
 
 #: Valid values of the ``depth`` argument.
@@ -43,10 +44,8 @@ class DenseNet32(nn.Module):
     def __init__(self, num_classes: int = 10, in_channels: int = 3, depth: int = 121, memory_efficient: bool = False,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
         super().__init__()
-        if depth not in DENSENET_DEPTHS:
-            raise ValueError(f"DenseNet depth must be one of {DENSENET_DEPTHS}, got {depth!r}")
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+        check_choice("DenseNet depth", depth, DENSENET_DEPTHS)
+        check_positive_int("num_classes", num_classes)
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.depth = depth

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_int, check_positive_int
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -35,8 +37,8 @@ class Grid:
     values: Tensor | None = field(default=None, compare=False)
 
     def __post_init__(self):
-        if self.d < 1 or self.n < 2:
-            raise ValueError(f"a grid needs d >= 1 dimensions and n >= 2 points, got d={self.d}, n={self.n}")
+        check_positive_int("grid d", self.d, hint="dimensions")
+        check_int("grid n", self.n, 2, hint="points per dimension")
         if self.values is not None and tuple(self.values.shape) not in ((self.n,), (self.d, self.n)):
             raise ValueError(f"grid values must have shape [n] or [d, n] = [{self.n}] or [{self.d}, {self.n}], "
                              f"got {tuple(self.values.shape)}")

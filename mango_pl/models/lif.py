@@ -22,6 +22,8 @@ import inspect
 import torch
 from spikingjelly.activation_based import neuron, surrogate
 
+from mango_pl.checks import check_choice, check_number
+
 #: Valid values of the ``backend`` argument.
 BACKENDS = ("torch", "cupy")
 
@@ -38,8 +40,7 @@ def check_backend(backend: str) -> None:
         ValueError: ``backend`` is not one of :data:`BACKENDS`.
         RuntimeError: ``"cupy"`` without CUDA, or without CuPy where SpikingJelly needs it.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    check_choice("backend", backend, BACKENDS)
     if backend != "cupy":
         return
     if not torch.cuda.is_available():
@@ -57,9 +58,9 @@ def check_backend(backend: str) -> None:
 
 def check_decay(decay: float) -> float:
     """Return ``tau = 1 / (1 - decay)``; a clear error unless ``0 < decay < 1``."""
-    if not 0.0 < float(decay) < 1.0:
-        raise ValueError(f"decay (membrane decay per time step) must lie strictly between 0 and 1, e.g. 0.9; got {decay!r}")
-    return 1.0 / (1.0 - float(decay))
+    decay = check_number("decay", decay, 0, 1, open_low=True, open_high=True,
+                         hint="membrane decay per time step, e.g. 0.9")
+    return 1.0 / (1.0 - decay)
 
 
 def make_lif(decay: float = 0.9, backend: str = "torch", v_threshold: float = 1.0,

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from mango_pl.checks import check_positive_int
+
 #: CIFAR-10 training-set channel statistics (RGB), used by default for 3-channel models.
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -23,8 +25,7 @@ def default_mean_std(in_channels: int) -> tuple[tuple[float, ...], tuple[float, 
         >>> default_mean_std(1)
         ((0.5,), (0.5,))
     """
-    if in_channels < 1:
-        raise ValueError(f"in_channels must be >= 1 (1 = gray, 3 = RGB), got {in_channels}")
+    check_positive_int("in_channels", in_channels, hint="1 = gray, 3 = RGB")
     if in_channels == 3:
         return CIFAR10_MEAN, CIFAR10_STD
     return (0.5,) * in_channels, (0.5,) * in_channels

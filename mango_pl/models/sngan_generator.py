@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from mango_pl.checks import check_positive_number
 from mango_pl.models.grid import Grid
 
 
@@ -75,8 +76,7 @@ class SNGANGenerator(nn.Module):
                  image_size: int = 32, grid_points: int = 64, grid_range: float = 4.0):
         super().__init__()
         num_blocks = _power_of_two_ratio(image_size, bottom)
-        if grid_range <= 0:
-            raise ValueError(f"grid_range must be positive (grid on [-grid_range, grid_range]), got {grid_range}")
+        check_positive_number("grid_range", grid_range, hint="grid on [-grid_range, grid_range]")
         self.latent_dim = latent_dim
         self.channels = channels
         self.bottom = bottom

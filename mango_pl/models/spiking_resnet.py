@@ -17,6 +17,7 @@ import torch
 from spikingjelly.activation_based import layer
 from torch import Tensor, nn
 
+from mango_pl.checks import check_choice, check_positive_int
 from mango_pl.models.lif import check_backend, check_decay, make_lif
 from mango_pl.models.normalization import ImageNormalize, check_images
 from mango_pl.models.state import detach_states, reset_states
@@ -98,10 +99,9 @@ class SpikingResNet18(nn.Module):
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                  stem_once: bool = True):
         super().__init__()
-        if stem not in STEMS:
-            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
-        if num_classes < 1 or base_width < 1:
-            raise ValueError(f"num_classes and base_width must be >= 1, got {num_classes}, {base_width}")
+        check_choice("stem", stem, STEMS)
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("base_width", base_width)
         check_backend(backend)
         check_decay(decay)
         self.num_classes = num_classes
@@ -140,9 +140,7 @@ class SpikingResNet18(nn.Module):
 
     @time_steps.setter
     def time_steps(self, value: int) -> None:
-        if int(value) != value or value < 1:
-            raise ValueError(f"time_steps must be a positive integer, got {value!r}")
-        self._time_steps = int(value)
+        self._time_steps = check_positive_int("time_steps", value)
 
     def _init_weights(self) -> None:
         for m in self.modules():

@@ -7,6 +7,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mango_pl.checks import check_int, check_number, check_positive_int
+
 
 class EMAVectorQuantizer(nn.Module):
     """Nearest-code quantization of ``[N, code_dim, h, w]`` features with an EMA-updated codebook.
@@ -39,10 +41,9 @@ class EMAVectorQuantizer(nn.Module):
     def __init__(self, num_codes: int = 512, code_dim: int = 64, commitment: float = 0.25, decay: float = 0.99,
                  eps: float = 1e-5):
         super().__init__()
-        if not 0.0 < decay < 1.0:
-            raise ValueError(f"ema_decay must lie strictly between 0 and 1, e.g. 0.99; got {decay}")
-        if num_codes < 2 or code_dim < 1:
-            raise ValueError(f"need num_codes >= 2 and code_dim >= 1, got {num_codes}, {code_dim}")
+        check_number("ema_decay", decay, 0, 1, open_low=True, open_high=True, hint="e.g. 0.99")
+        check_int("num_codes", num_codes, 2)
+        check_positive_int("code_dim", code_dim)
         self.num_codes = num_codes
         self.code_dim = code_dim
         self.commitment = commitment

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from mango_pl.checks import check_choice, check_positive_int
 from mango_pl.models._torchvision import materialize, meta_torchvision_model
 from mango_pl.models.normalization import ImageNormalize, check_images
 
@@ -46,10 +47,9 @@ class VGG32(nn.Module):
                  hidden: int = 512, dropout: float = 0.5,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
         super().__init__()
-        if depth not in VGG_DEPTHS:
-            raise ValueError(f"VGG depth must be one of {VGG_DEPTHS}, got {depth!r}")
-        if num_classes < 1 or hidden < 1:
-            raise ValueError(f"num_classes and hidden must be >= 1, got {num_classes}, {hidden}")
+        check_choice("VGG depth", depth, VGG_DEPTHS)
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("hidden", hidden)
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.depth = depth

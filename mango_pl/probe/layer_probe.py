@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from mango_pl.checks import check_choice
 from mango_pl.models.state import is_spiking_neuron, reset_states
 from mango_pl.probe.class_probabilities import class_probabilities
 from mango_pl.probe.layers import is_multistep, resolve_layer
@@ -73,8 +74,7 @@ def check_readout(readout: str, model: nn.Module, layers: Sequence[str]) -> str:
         ValueError: an unknown readout, or ``"current"`` for a layer that is not a spiking neuron
             (it has no membrane to charge: use ``"rate"``).
     """
-    if readout not in READOUTS:
-        raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+    check_choice("readout", readout, READOUTS)
     if readout == "current":
         for name in layers:
             module = resolve_layer(model, name)

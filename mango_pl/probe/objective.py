@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from mango_pl.checks import check_positive_int
 from mango_pl.probe.layer_probe import LayerProbe
 from mango_pl.probe.precision import module_device, resolve_dtype
 
@@ -54,8 +55,7 @@ class LayerObjective:
     def __init__(self, model: nn.Module, layer: str, units: Sequence[int], space, batch_limit: int = 256,
                  center_only: bool = False, precision: str = "auto", device: torch.device | str | None = None,
                  readout: str = "rate"):
-        if not isinstance(batch_limit, int) or batch_limit < 1:
-            raise ValueError(f"batch_limit must be a positive int, got {batch_limit!r}")
+        check_positive_int("batch_limit", batch_limit)
         self.probe = LayerProbe(model, [layer], center_only=center_only, precision=precision, readout=readout)
         self.readout = readout
         units = torch.as_tensor(list(units), dtype=torch.long)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from mango_pl.checks import check_choice
 from mango_pl.models.precision import cast_inputs_to_weights, converted_copy, module_device, module_dtype
 
 __all__ = ["PRECISIONS", "cast_inputs_to_weights", "check_precision", "converted_copy", "module_device",
@@ -21,9 +22,7 @@ PRECISIONS = ("auto", "float32", "float64")
 
 def check_precision(precision: str) -> str:
     """``precision`` itself if valid; a ``ValueError`` listing the valid choices otherwise."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return precision
+    return check_choice("precision", precision, PRECISIONS)
 
 
 def resolve_dtype(precision: str, device: torch.device | str) -> torch.dtype:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_positive_int
+
 
 @dataclass
 class WarmStart:
@@ -55,8 +57,7 @@ def natural_warm_start(objective, images: Tensor, starts: int = 3, seed: int = 0
     """
     if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[0] == 0:
         raise ValueError("natural_warm_start needs a non-empty batch of images [N, C, H, W]")
-    if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
-        raise ValueError(f"starts must be a positive int (start points per unit), got {starts!r}")
+    check_positive_int("starts", starts, hint="start points per unit")
     responses = objective.image_responses(images).to(torch.float64)  # [N, P]
     if measure is not None:
         responses = torch.as_tensor(measure(responses.T)).to(torch.float64).T

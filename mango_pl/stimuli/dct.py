@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_choice, check_int, check_positive_int
 from mango_pl.models.grid import Grid
 from mango_pl.stimuli.space import StimulusSpace
 
@@ -47,14 +48,10 @@ class DCTSpace(StimulusSpace):
     """
 
     def __init__(self, image_size: int = 32, channels: int = 1, coefficients: int = 4, n: int = 16):
-        if channels not in (1, 3):
-            raise ValueError(f"DCTSpace makes gray (channels=1) or RGB (channels=3) images, got {channels}")
-        if not isinstance(image_size, int) or image_size < 1:
-            raise ValueError(f"image_size must be a positive int, got {image_size!r}")
-        if not isinstance(coefficients, int) or not 1 <= coefficients <= image_size:
-            raise ValueError(f"coefficients (k) must be an int in 1..image_size={image_size}, got {coefficients!r}")
-        if not isinstance(n, int) or n < 2:
-            raise ValueError(f"n must be an int >= 2 levels per coefficient, got {n!r}")
+        check_choice("channels", channels, (1, 3), hint="DCTSpace makes gray (1) or RGB (3) images")
+        check_positive_int("image_size", image_size)
+        check_int("coefficients", coefficients, 1, image_size, hint="k per side, at most image_size")
+        check_int("n", n, 2, hint="levels per coefficient")
         super().__init__()
         self._size = image_size
         self._native_channels = channels

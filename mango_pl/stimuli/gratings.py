@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_choice, check_int
 from mango_pl.models.grid import Grid
 from mango_pl.stimuli.space import StimulusSpace
 
@@ -47,12 +48,9 @@ class GratingSpace(StimulusSpace):
     """
 
     def __init__(self, image_size: int = 32, channels: int = 1, n: int = 16):
-        if channels not in (1, 3):
-            raise ValueError(f"GratingSpace makes gray (channels=1) or color (channels=3) gratings, got {channels}")
-        if not isinstance(image_size, int) or image_size < 4:
-            raise ValueError(f"image_size must be an int >= 4, got {image_size!r}")
-        if not isinstance(n, int) or n < 2:
-            raise ValueError(f"n must be an int >= 2 values per dimension, got {n!r}")
+        check_choice("channels", channels, (1, 3), hint="GratingSpace makes gray (1) or color (3) gratings")
+        check_int("image_size", image_size, 4)
+        check_int("n", n, 2, hint="values per dimension")
         super().__init__()
         self._size = image_size
         self._native_channels = channels

@@ -8,6 +8,7 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
+from mango_pl.checks import check_positive_int
 from mango_pl.models.grid import Grid
 from mango_pl.search.features import GridFeatures
 from mango_pl.stimuli.adapt import adapt_images
@@ -36,9 +37,8 @@ class StimulusSpace(ABC):
     grid: Grid
 
     def __init__(self, channels: int | None = None, image_size: int | None = None):
-        for value, what in ((channels, "channels"), (image_size, "image_size")):
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ValueError(f"{what} must be a positive int or None, got {value!r}")
+        check_positive_int("channels", channels, optional=True)
+        check_positive_int("image_size", image_size, optional=True)
         self._target_channels = channels
         self._target_size = image_size
         self.device = torch.device("cpu")
