@@ -82,10 +82,13 @@ def journal_without_times(folder: Path) -> list[dict]:
 
 
 def loop(*args: str, cwd: Path = ROOT, env: dict | None = None, via_mango_pl: bool = False,
-         timeout: float = 300) -> subprocess.CompletedProcess:
+         crash_at: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run ``mango-pl loop ARGS`` (``python -m mango_pl.cli loop``) or the same without Lightning
-    (``python -m mango_pl.loop``) as a separate process."""
+    (``python -m mango_pl.loop``) as a separate process; ``crash_at="POINT@BATCH"``: one that kills
+    itself there (``python -m tests.loop_crash``, run from the repository root)."""
     module = ["mango_pl.cli", "loop"] if via_mango_pl else ["mango_pl.loop"]
+    if crash_at is not None:
+        module = ["tests.loop_crash", crash_at]
     environment = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
     return subprocess.run([sys.executable, "-m", *module, *args], cwd=cwd, env=environment, capture_output=True,
                           text=True, timeout=timeout)

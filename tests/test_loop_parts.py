@@ -11,11 +11,15 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from mango_pl.loop import Journal, JournalError, Session, SessionConfigError, SessionError, export_best
 from mango_pl.loop.command import main
 from mango_pl.loop.config import parse_session_config
 from mango_pl.loop.statistics import normalization
+from mango_pl.search import make_searcher
+from mango_pl.search.seeding import unit_seeds
+from tests.loop_crash import write_half_line
 from tests.loop_helpers import ROOT, rig_rows, snapshot, write_config, write_responses
 
 
@@ -24,15 +28,7 @@ from tests.loop_helpers import ROOT, rig_rows, snapshot, write_config, write_res
 def test_journal_ignores_a_torn_last_line_and_sets_it_aside_on_the_next_append(tmp_path):
     journal = Journal(tmp_path / "journal.jsonl")
     journal.append({"type": "a", "n": 1})
-
-    class Killed(Exception):
-        pass
-
-    def interrupt():
-        raise Killed
-
-    with pytest.raises(Killed):
-        journal.append({"type": "b", "n": 2}, interrupt=interrupt)
+    write_half_line(journal, {"type": "b", "n": 2})  # a crash in the middle of an append
     assert Journal(journal.path).entries() == [{"type": "a", "n": 1}]  # the half line is not committed
     again = Journal(journal.path)
     again.append({"type": "c", "n": 3})
@@ -155,6 +151,26 @@ def test_several_targets_each_get_their_own_stimuli_and_their_own_cell_told(tmp_
         assert best[cell].id in own and best[cell].mean == 10 * cell + max(order[s] for s in own)
 
 
+def test_a_cells_search_is_seeded_like_every_unit_search_and_cut_to_the_budget(tmp_path):
+    # target cell c searches with unit_seeds(seed, 0, "cells", [c]), whichever other cells are targets;
+    # the last batch is cut to what the budget leaves (by the search run, as in maximize)
+    config = write_config(tmp_path, targets=[0, 2], batch_size=4, budget=6, seed=3)
+    with Session.create(tmp_path / "session", config) as session:
+        batch = session.ask().batch
+        assert session.asked.shape == (2, 4, session.header.grid_d)
+        session.tell(write_responses(tmp_path / "r.csv", rig_rows(batch, 3)))
+        last = session.ask().batch
+        assert last.shown == 2 and session.asked.shape[1] == 2
+        first = batch
+    alone = write_config(tmp_path, "alone.yaml", targets=[2], batch_size=4, budget=6, seed=3)
+    with Session.create(tmp_path / "alone", alone) as session:
+        searcher = make_searcher(session.config.method, session.header.grid_d, session.header.grid_n,
+                                 seed=unit_seeds(3, 0, "cells", [2]), budget=6, **session.config.searcher_options())
+        expected = searcher.ask()[:, :4]
+        assert torch.equal(session.ask_run(), expected)
+    assert [first.stimuli[q].index for q in first.slots[1]] == [tuple(point) for point in expected[0].tolist()]
+
+
 # -- repeats, normalization ---------------------------------------------------------------------------
 
 def test_repeats_are_averaged_and_reference_ratio_normalization_removes_a_gain_drift(tmp_path):
@@ -200,6 +216,29 @@ def test_an_edited_config_or_journal_stops_the_session_with_a_clear_error(tmp_pa
         Session.open(folder)
     (folder / "session.yaml").write_text((folder / "session.yaml").read_text() + "\n# edited\n")
     with pytest.raises(SessionError, match="was edited after init"):
+        Session.open(folder)
+
+
+def test_a_journal_of_another_version_is_refused_with_what_to_do(tmp_path, capsys):
+    # a session started by mango-pl 0.1.0 (loop journal version 1: the cells' searches were seeded with
+    # SeedSequence(seed, (cell,))) cannot be replayed by this one: one line that says what to do
+    folder = tmp_path / "session"
+    with Session.create(folder, write_config(tmp_path)) as session:
+        session.ask()
+    header, *rest = (folder / "journal.jsonl").read_text().splitlines()
+    old = {**json.loads(header), "version": 1, "mango_pl": "0.1.0"}
+    (folder / "journal.jsonl").write_text("\n".join([json.dumps(old), *rest]) + "\n")
+    with pytest.raises(SessionError, match=r"written by an older mango-pl \(0\.1\.0, loop journal version 1; the "
+                                           r"seeding of the cells' searches changed since\): finish it with a "
+                                           r"mango-pl that writes loop journal version 1 \(as 0\.1\.0 did\), or "
+                                           r"start a new session with `mango-pl loop init`"):
+        Session.open(folder, lock=False)
+    assert main(["status", str(folder)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "older mango-pl" in error
+    newer = {**json.loads(header), "version": 99}
+    (folder / "journal.jsonl").write_text("\n".join([json.dumps(newer), *rest]) + "\n")
+    with pytest.raises(SessionError, match="written by a newer mango-pl .*loop journal version 99.*upgrade"):
         Session.open(folder)
 
 

@@ -82,7 +82,7 @@ def _resume_after_kills(tmp_path, config, kills: list[str]):
     session_dir = tmp_path / "session"
     Session.create(session_dir, config).close()
     for point in kills:
-        killed = loop("run", str(session_dir), "--simulate", env={"MANGO_PL_LOOP_KILL_AT": point})
+        killed = loop("run", str(session_dir), "--simulate", crash_at=point)
         assert killed.returncode == -signal.SIGKILL, (point, killed.stdout, killed.stderr)
     finished = loop("run", str(session_dir), "--simulate")
     assert finished.returncode == 0, finished.stderr

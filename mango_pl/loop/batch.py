@@ -77,8 +77,9 @@ class Batch:
         slots: which stimulus (position in ``stimuli``) answers each shown slot of the ask:
             ``[P][shown]`` (one row per target), population mode ``[shown]``.
         shown: how many of the ask's points per target (population mode: stimuli) are shown; fewer
-            than asked when the budget ends inside the batch.
-        asked_sha256: the hash of the whole asked index tensor (checked when the session is replayed).
+            than the batch size when the budget ends inside the batch.
+        asked_sha256: the hash of the asked index tensor, as the search run gave it (cut to the budget;
+            checked when the session is replayed).
         presentations: stimulus ids in presentation order (each stimulus ``repeats`` times).
     """
 

@@ -43,8 +43,9 @@ def _init(options) -> int:
     session.close()
     mode = "shared stimuli for all targets" if session.config.shared else "a search per target cell"
     print(f"session {options.directory}: {session.config.cells} cells, targets {list(session.config.targets)} "
-          f"({mode}), method {session.config.method}, budget {session.config.budget}, grid d={session.grid_d} "
-          f"n={session.grid_n}, {len(session.header['references'])} reference image(s); next: {PROG} ask "
+          f"({mode}), method {session.config.method}, budget {session.config.budget}, "
+          f"grid d={session.header.grid_d} n={session.header.grid_n}, {len(session.header.references)} reference "
+          f"image(s); next: {PROG} ask "
           f"{options.directory}")
     return 0
 

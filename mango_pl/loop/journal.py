@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,24 +70,23 @@ class Journal:
         """
         return self._read()[0]
 
-    def append(self, entry: dict[str, Any], interrupt: Callable[[], None] | None = None) -> None:
+    @staticmethod
+    def line(entry: dict[str, Any]) -> bytes:
+        """The journal line of ``entry``: compact JSON (no NaN / inf) and a newline."""
+        return (json.dumps(entry, separators=(",", ":"), allow_nan=False) + "\n").encode()
+
+    def append(self, entry: dict[str, Any]) -> None:
         """Commit ``entry``: write its line, flush and ``fsync`` (a torn tail is first moved aside).
 
         Args:
             entry: a JSON-serialisable mapping.
-            interrupt: for crash tests only: called after the first half of the line is on disk.
         """
-        line = (json.dumps(entry, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        line = self.line(entry)
         committed = self._committed if self._committed is not None else self._read()[1]
         created = not self.path.exists()
         if not created and self.path.stat().st_size > committed:
             self._set_aside_tail(committed)
         with open(self.path, "ab") as handle:
-            if interrupt is not None:
-                handle.write(line[: len(line) // 2])
-                handle.flush()
-                os.fsync(handle.fileno())
-                interrupt()
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
