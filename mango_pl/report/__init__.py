@@ -8,14 +8,12 @@ Reads the files only through the MEI engine's file format (:func:`mango_pl.mei.f
 :func:`mango_pl.mei.load_meis`), and the validation accuracy from TensorBoard event files.
 """
 
-from mango_pl.report.accuracy import ValidationAccuracy, read_validation_accuracy
 from mango_pl.report.errors import CannotDraw, ReportError
 from mango_pl.report.figures import FIGURES
 from mango_pl.report.kind import DrawOptions, FigureKind
-from mango_pl.report.outcome import FigureOutcome, Report
-from mango_pl.report.run import ReportRun, load_run
+from mango_pl.report.run import ReportRun, ValidationAccuracy, load_run, read_validation_accuracy
 from mango_pl.report.table import Table
-from mango_pl.report.write import write_report
+from mango_pl.report.write import FigureOutcome, Report, write_report
 
 __all__ = [
     "FIGURES",

@@ -1,21 +1,86 @@
-"""``load_run``: every MEI file under a run folder, checked and merged into one :class:`ReportRun`.
+"""``load_run``: every MEI file under a run folder, checked and merged into one :class:`ReportRun`,
+with the validation accuracy the run logged.
 
 A run folder may hold several logger versions (``version_0/meis``, ``version_1/meis`` after a
 resumed training) and a file saved again under a ``-v1`` suffix: all of them form one run. When an
 epoch and layer have several files, the newest is kept — the one of the highest ``version_<N>``
 folder, then the highest save suffix (``sn1-v2.pt`` after ``sn1-v1.pt`` after ``sn1.pt``), then the
 latest modification time — and a note says which file was left out.
+
+The validation accuracy is read from the run's TensorBoard event files. Lightning logs the scalar
+``val/acc`` (mango-pl's ``ClassifierModule``) at the global step of each validation and, at every
+step it logs anything, the scalar ``epoch``. An accuracy is given the epoch logged at its own step.
+When an epoch has several accuracies (``val_check_interval`` < 1, or a resumed run that validated
+an epoch again) the last one counts: the last in its event file, and the file of the newest logger
+version (``version_<N>``, then the file's name, which starts with its creation time).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mango_pl.mei import MEIFile, find_mei_files, load_meis
-from mango_pl.report.accuracy import ValidationAccuracy, read_validation_accuracy
 from mango_pl.report.errors import ReportError
-from mango_pl.report.versions import logger_version
+
+ACCURACY_TAG = "val/acc"
+EPOCH_TAG = "epoch"
+_VERSION_FOLDER = re.compile(r"^version_(\d+)$")
+
+
+def logger_version(path: Path, root: Path) -> int:
+    """The ``N`` of the innermost ``version_<N>`` folder of ``path`` below ``root``; -1 when there is none."""
+    parts = path.relative_to(root).parts if path.is_relative_to(root) else path.parts
+    versions = [int(m.group(1)) for m in map(_VERSION_FOLDER.match, parts[:-1]) if m]
+    return versions[-1] if versions else -1
+
+
+@dataclass
+class ValidationAccuracy:
+    """Validation accuracy per epoch (empty when the run has none, with the reason).
+
+    Attributes:
+        by_epoch: ``{epoch: accuracy}``, epochs in order.
+        event_files: the event files it was read from.
+        missing: why there is none (``None`` when ``by_epoch`` has values).
+    """
+
+    by_epoch: dict[int, float] = field(default_factory=dict)
+    event_files: list[Path] = field(default_factory=list)
+    missing: str | None = None
+
+
+def read_validation_accuracy(root: str | Path, tag: str = ACCURACY_TAG) -> ValidationAccuracy:
+    """The scalar ``tag`` of every TensorBoard event file under ``root``, mapped to epochs."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    root = Path(root)
+    event_files = sorted(root.rglob("events.out.tfevents.*"), key=lambda p: (logger_version(p, root), p.name))
+    if not event_files:
+        return ValidationAccuracy(missing=f"no TensorBoard event files under {root}, so no `{tag}`")
+    by_epoch: dict[int, float] = {}
+    used, unmapped = [], 0
+    for path in event_files:
+        events = EventAccumulator(str(path), size_guidance={"scalars": 0, "images": 1, "histograms": 1,
+                                                             "tensors": 1, "audio": 1})
+        events.Reload()
+        scalars = events.Tags().get("scalars", [])
+        if tag not in scalars:
+            continue
+        used.append(path)
+        epoch_at_step = {e.step: int(round(e.value)) for e in events.Scalars(EPOCH_TAG)} if EPOCH_TAG in scalars else {}
+        for event in events.Scalars(tag):
+            if event.step in epoch_at_step:
+                by_epoch[epoch_at_step[event.step]] = float(event.value)
+            else:
+                unmapped += 1
+    if by_epoch:
+        return ValidationAccuracy(dict(sorted(by_epoch.items())), used)
+    if used:
+        return ValidationAccuracy(event_files=used, missing=f"`{tag}` was logged at {unmapped} steps but no "
+                                                            f"`{EPOCH_TAG}` scalar at those steps maps them to epochs")
+    return ValidationAccuracy(missing=f"no `{tag}` scalar in the TensorBoard event files under {root}")
 
 
 @dataclass

@@ -1,15 +1,21 @@
 """How the report's figures look: the Okabe–Ito colour-blind-safe palette, font sizes, the Agg
-canvas (no display, no pyplot state), and PNG output."""
+canvas (no display, no pyplot state), PNG output, and the drawing pieces the figures share (one
+panel per layer, a line with its 95% band, epoch ticks, one legend under the figure)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from mango_pl.report.table import Table
 
 #: Okabe & Ito (2008), ordered so that neighbours differ most; yellow last (faint on white)
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#D55E00", "#0072B2", "#CC79A7", "#000000", "#F0E442")
@@ -18,6 +24,10 @@ LINE_STYLES = ("-", "--", ":", "-.")
 #: the colour map of heatmaps (perceptually uniform, colour-blind safe)
 HEATMAP = "viridis"
 DPI = 110
+#: units of the activation axis (a spiking layer's activation is its spike rate)
+ACTIVATION_LABEL = "MEI activation (spike rate)"
+#: lines of more points than this are drawn without markers
+MAX_MARKED_POINTS = 15
 
 STYLE = {
     "font.size": 10,
@@ -61,3 +71,52 @@ def new_figure(width: float, height: float) -> Figure:
 
 def save_png(figure: Figure, path: str | Path) -> None:
     figure.savefig(path, format="png", dpi=DPI)
+
+
+def layer_panels(count: int, panel_width: float = 4.2, panel_height: float = 3.2,
+                 max_columns: int = 3) -> tuple[Figure, list[Axes]]:
+    """A figure with ``count`` panels in rows of at most ``max_columns`` (unused cells hidden)."""
+    columns = min(count, max_columns)
+    rows = math.ceil(count / columns)
+    figure = new_figure(panel_width * columns, panel_height * rows + 0.5)
+    axes = figure.subplots(rows, columns, squeeze=False).flatten().tolist()
+    for extra in axes[count:]:
+        extra.set_visible(False)
+    return figure, axes[:count]
+
+
+def band_line(axes: Axes, x: Sequence[float], table: Table, position: int, label: str, marker: str | None = None,
+              series: int = 1) -> None:
+    """``table``'s ``mean`` against ``x`` with its ``low``–``high`` band, in the ``position``-th colour of
+    ``series``. A single point gets an error bar instead, set apart from the other series' points."""
+    mean, low, high = table.column("mean"), table.column("low"), table.column("high")
+    if len(x) == 1:
+        x = [x[0] + 0.6 * (position - (series - 1) / 2) / max(series, 2)]
+        axes.errorbar(x, mean, yerr=[[mean[0] - low[0]], [high[0] - mean[0]]], color=color(position),
+                      marker=marker or "o", capsize=4, label=label)
+        return
+    marker = marker if len(x) <= MAX_MARKED_POINTS else None
+    axes.plot(x, mean, color=color(position), linestyle=line_style(position), marker=marker, label=label)
+    axes.fill_between(x, low, high, color=color(position), alpha=0.2, linewidth=0)
+
+
+def epoch_axis(axes: Axes, epochs: Sequence[int]) -> None:
+    """An x axis of whole epochs: a tick at every plotted epoch when there are few, else whole numbers."""
+    epochs = sorted(set(epochs))
+    if len(epochs) <= 12:
+        axes.set_xticks(epochs)
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlim(epochs[0] - 0.5, epochs[-1] + 0.5)
+    axes.set_xlabel("epoch")
+
+
+def legend_outside(figure: Figure, axes: Sequence[Axes], columns: int | None = None) -> None:
+    """One legend of every series of ``axes`` (each label once), under the figure, so it hides no data."""
+    entries: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    if entries:
+        figure.legend(list(entries.values()), list(entries), loc="outside lower center",
+                      ncols=columns or min(len(entries), 6))

@@ -1,18 +1,109 @@
-"""``write_report``: a run's MEI files -> one PNG and CSV per figure and an ``index.html`` showing them."""
+"""``write_report``: a run's MEI files -> one PNG and CSV per figure and an ``index.html`` showing them.
+
+The output folder is checked before anything is written; every file is replaced atomically (never
+a half file), ``index.html`` last (it is what makes a folder a report); the figures of an earlier
+report that are not drawn now are removed. The result is typed: :class:`Report`, one
+:class:`FigureOutcome` per figure (what was drawn, what was not and why, where it all went).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
-from mango_pl.report.errors import CannotDraw
+from mango_pl.atomic_files import write_atomically as atomic_write
+from mango_pl.report.errors import CannotDraw, ReportError
 from mango_pl.report.figures import FIGURES
 from mango_pl.report.kind import DrawOptions, FigureKind
-from mango_pl.report.outcome import FigureOutcome, Report
-from mango_pl.report.output import INDEX, check_output, remove_files, write_atomically
-from mango_pl.report.page import index_html
-from mango_pl.report.run import load_run
+from mango_pl.report.run import ReportRun, load_run
 from mango_pl.report.style import report_style, save_png
+
+#: the file that makes a folder a report (written last)
+INDEX = "index.html"
+
+
+def check_output(output: Path, overwrite: bool) -> None:
+    """Raise unless ``output`` can take a report: a folder (or a path under a writable folder) that
+    holds no report yet, or one whose report may be replaced (``overwrite``).
+
+    Raises:
+        ReportError: ``output`` or a folder above it is a file, the nearest existing folder is not
+            writable, or ``output`` holds a report and ``overwrite`` is off.
+    """
+    existing = output
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ReportError(f"cannot write the report to {str(output)!r}: {str(existing)!r} is a file, not a folder; "
+                          f"give --output a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ReportError(f"cannot write the report to {str(output)!r}: {str(existing)!r} is not writable; give "
+                          f"--output a folder you can write to")
+    if (output / INDEX).exists() and not overwrite:
+        raise ReportError(f"{str(output)!r} already holds a report ({INDEX}); give --overwrite to replace it, or "
+                          f"another --output folder")
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """``write(temporary path)`` beside ``path``, then rename it into place: never a half file."""
+    atomic_write(path, write, durable=False, overwrite=True)
+    return path
+
+
+def remove_files(output: Path, name: str) -> None:
+    """Remove the PNG and CSVs of figure ``name`` from an earlier report (a figure not drawn now)."""
+    for stale in [output / f"{name}.png", output / f"{name}.csv", *output.glob(f"{name}_*.csv")]:
+        if stale.is_file():
+            stale.unlink()
+
+
+@dataclass
+class FigureOutcome:
+    """One figure of a written report.
+
+    Attributes:
+        name, title, caption: the figure (see :class:`~mango_pl.report.kind.FigureKind`).
+        png: the image written, ``None`` when the figure was not drawn.
+        csvs: the CSV files of its numbers.
+        skipped: why it was not drawn (``None`` when it was).
+    """
+
+    name: str
+    title: str
+    caption: str
+    png: Path | None = None
+    csvs: list[Path] = field(default_factory=list)
+    skipped: str | None = None
+
+
+@dataclass
+class Report:
+    """A written report.
+
+    Attributes:
+        run_dir: the run folder read.
+        output: the report folder.
+        index: its ``index.html``.
+        figures: every figure, drawn or not, in page order.
+        notes: what the reader should know (files left out for newer ones).
+    """
+
+    run_dir: Path
+    output: Path
+    index: Path
+    figures: list[FigureOutcome]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def drawn(self) -> list[FigureOutcome]:
+        return [f for f in self.figures if f.png is not None]
+
+    @property
+    def skipped(self) -> list[FigureOutcome]:
+        return [f for f in self.figures if f.png is None]
 
 
 def write_report(run_dir: str | Path, output: str | Path | None = None, overwrite: bool = False,
@@ -31,7 +122,7 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, overwrit
         figures: which figures, in page order (default: all of :data:`~mango_pl.report.figures.FIGURES`).
 
     Returns:
-        What was written (:class:`~mango_pl.report.outcome.Report`).
+        What was written (:class:`Report`).
 
     Raises:
         ReportError: before anything is written: an output folder that is not writable or already
@@ -66,3 +157,48 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, overwrit
     page = index_html(run, outcomes)
     index = write_atomically(output / INDEX, lambda path: path.write_text(page, encoding="utf-8"))
     return Report(run_dir, output, index, outcomes, list(run.notes))
+
+
+# -- index.html: every figure with its caption and CSVs, and each figure not drawn with the reason
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 1.5em auto; padding: 0 1em; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
+img { max-width: 100%; border: 1px solid #ddd; }
+p.caption { margin: 0.3em 0; } p.files, p.summary { color: #555; font-size: 0.9em; }
+p.skipped { color: #a33; } ul.notes { color: #555; font-size: 0.9em; }
+"""
+
+
+def index_html(run: ReportRun, outcomes: list[FigureOutcome]) -> str:
+    """The page, figures in ``outcomes`` order (file links relative to the report folder)."""
+    labels = list(dict.fromkeys(label for layer in run.layers for label in run.last(layer).report.labels))
+    accuracy = (", ".join(f"{value:.3f} (epoch {epoch})" for epoch, value in run.accuracy.by_epoch.items())
+                if run.accuracy.by_epoch else f"none: {run.accuracy.missing}")
+    lines = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>mango-pl report: {escape(str(run.root))}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>MEIs of {escape(str(run.root))}</h1>",
+        f'<p class="summary">Layers: {escape(", ".join(run.layers))}. Epochs: '
+        f"{escape(', '.join(map(str, run.epochs)))}. Search runs: {escape(', '.join(labels))}. Grid: d={run.grid[0]}, "
+        f"n={run.grid[1]}. Validation accuracy: {escape(accuracy)}.</p>",
+    ]
+    if run.notes:
+        lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in run.notes) + "</ul>")
+    skipped = [o for o in outcomes if o.png is None]
+    if skipped:
+        lines.append('<p class="skipped">Not drawn: ' + "; ".join(
+            f'<a href="#{o.name}">{escape(o.title)}</a>' for o in skipped) + ".</p>")
+    for outcome in outcomes:
+        lines.append(f'<h2 id="{outcome.name}">{escape(outcome.title)}</h2>')
+        if outcome.png is not None:
+            png, alt = outcome.png.name, escape(outcome.title)
+            lines.append(f'<a href="{png}"><img src="{png}" alt="{alt}"></a>')
+            lines.append(f'<p class="caption">{escape(outcome.caption)}</p>')
+            links = ", ".join(f'<a href="{path.name}">{path.name}</a>' for path in outcome.csvs)
+            lines.append(f'<p class="files">Numbers: {links}</p>')
+        else:
+            lines.append(f'<p class="caption">{escape(outcome.caption)}</p>')
+            lines.append(f'<p class="skipped">Not drawn: {escape(outcome.skipped)}.</p>')
+    lines.append("</body></html>")
+    return "\n".join(lines) + "\n"

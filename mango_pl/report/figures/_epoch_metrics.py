@@ -8,10 +8,9 @@ from collections.abc import Callable, Mapping
 from torch import Tensor
 
 from mango_pl.mei import LayerReport
-from mango_pl.report.figures._plots import band_line, epoch_axis, legend_outside
 from mango_pl.report.run import ReportRun
 from mango_pl.report.stats import mean_interval
-from mango_pl.report.style import new_figure
+from mango_pl.report.style import band_line, epoch_axis, legend_outside, new_figure
 from mango_pl.report.table import Table
 
 #: report -> the values whose mean and interval are plotted (e.g. ``[U]`` or ``[M, U]``)

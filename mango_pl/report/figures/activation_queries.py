@@ -4,10 +4,10 @@ queries, mean and 95% interval over the layer's units, one panel per layer, at t
 from __future__ import annotations
 
 from mango_pl.report.errors import CannotDraw
-from mango_pl.report.figures._plots import band_line, layer_panels, legend_outside
 from mango_pl.report.kind import DrawOptions, FigureKind, Tables
 from mango_pl.report.run import ReportRun
 from mango_pl.report.stats import mean_intervals, running_max
+from mango_pl.report.style import band_line, layer_panels, legend_outside
 from mango_pl.report.table import Table
 
 

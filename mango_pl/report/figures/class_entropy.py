@@ -6,11 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from mango_pl.report.errors import CannotDraw
-from mango_pl.report.figures._needs import need_epochs
-from mango_pl.report.figures._plots import legend_outside
-from mango_pl.report.kind import DrawOptions, FigureKind, Tables
+from mango_pl.report.kind import DrawOptions, FigureKind, Tables, need_epochs
 from mango_pl.report.run import ReportRun
-from mango_pl.report.style import color, new_figure
+from mango_pl.report.style import color, legend_outside, new_figure
 from mango_pl.report.table import Table
 
 STAGES = ("early", "late")

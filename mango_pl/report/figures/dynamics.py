@@ -4,11 +4,9 @@ network's validation accuracy."""
 from __future__ import annotations
 
 from mango_pl.report.figures._epoch_metrics import epoch_metric_table
-from mango_pl.report.figures._needs import need_accuracy, need_epochs
-from mango_pl.report.figures._plots import ACTIVATION_LABEL, band_line, epoch_axis, legend_outside
-from mango_pl.report.kind import DrawOptions, FigureKind, Tables
+from mango_pl.report.kind import DrawOptions, FigureKind, Tables, need_accuracy, need_epochs
 from mango_pl.report.run import ReportRun
-from mango_pl.report.style import new_figure
+from mango_pl.report.style import ACTIVATION_LABEL, band_line, epoch_axis, legend_outside, new_figure
 from mango_pl.report.table import Table
 
 ACCURACY_COLOR = "#000000"

@@ -7,11 +7,10 @@ import numpy as np
 import torch
 
 from mango_pl.analysis import first_strong_epoch
-from mango_pl.report.figures._plots import MAX_MARKED_POINTS, band_line, epoch_axis, legend_outside
 from mango_pl.report.kind import DrawOptions, FigureKind, Tables
 from mango_pl.report.run import ReportRun
 from mango_pl.report.stats import mean_intervals
-from mango_pl.report.style import color, line_style, new_figure
+from mango_pl.report.style import MAX_MARKED_POINTS, band_line, color, epoch_axis, legend_outside, line_style, new_figure
 from mango_pl.report.table import Table
 
 #: the first-strong epoch of a unit that never had a strong MEI

@@ -9,8 +9,7 @@ import torch
 
 from mango_pl.analysis import classes_seen
 from mango_pl.mei import SpecializationTracker
-from mango_pl.report.figures._needs import need_epochs
-from mango_pl.report.kind import DrawOptions, FigureKind, Tables
+from mango_pl.report.kind import DrawOptions, FigureKind, Tables, need_epochs
 from mango_pl.report.run import ReportRun
 from mango_pl.report.style import color, new_figure
 from mango_pl.report.table import Table
