@@ -54,6 +54,10 @@ def search(
     optima_budget: int | None = None,
     ablation_samples: int = 0,
     progress: bool = True,
+    accelerator: str | None = None,
+    devices: int | str | list[int] = 1,
+    num_nodes: int = 1,
+    strategy: str = "auto",
 ) -> None:
     """Search the MEIs of saved network states: every checkpoint x layer x method run.
 
@@ -91,11 +95,19 @@ def search(
         ablation_samples: silence each unit in turn and measure the accuracy it costs on this many
             labelled validation images of data; 0: off.
         progress: show a progress bar over checkpoints x layers x runs.
+        accelerator: search on several processes, as Lightning names it (cpu, cuda, gpu, auto); with
+            it, each process takes its device from Lightning Fabric (leave ``device`` out).
+        devices: processes per node (an int, auto, or a list of device indices), e.g. 8 GPUs.
+        num_nodes: machines (launched by SLURM's srun or by torchrun on each).
+        strategy: how processes start and talk, as Lightning names it (auto, ddp, ddp_spawn, ...).
+            The units of every layer (population mode: whole layers) are split across the processes,
+            each unit keeps its seed, and process 0 writes the same files as one process would.
     """
     from lightning.pytorch.loggers import TensorBoardLogger
 
     from mango_pl.lit.loggers import flush, log_histogram, log_image, log_scalars
     from mango_pl.mei import MEIRequest, layer_images, layer_scalars
+    from mango_pl.mei.parallel import ParallelSettings
     from mango_pl.mei.post_hoc import search_checkpoints
     from mango_pl.models.checkpoint import load_classifier
 
@@ -110,12 +122,15 @@ def search(
                          "LightningDataModule)")
     if warm_start or ablation_samples:
         request = request.with_images(*_validation_images(data, warm_start, ablation_samples))
-    device = torch.device(request.probe.device)
-    request = replace(request, space=space.to(device))
+    parallel = ParallelSettings(accelerator or "auto", devices, num_nodes, strategy)
+    if parallel.single and accelerator is None:
+        request = replace(request, space=space.to(device))  # decoded where it is searched
+    elif device != "cpu":
+        raise ValueError(f"--device {device} is for one process; several take their devices from --accelerator "
+                         f"and --devices (e.g. --accelerator cuda --devices 8)")
 
     def load(path):
-        network, epoch = load_classifier(path, network=model, attr=network_attr)
-        return network.to(device), epoch
+        return load_classifier(path, network=model, attr=network_attr)
 
     logger = TensorBoardLogger(save_dir=output, name="tensorboard", version="")
     bar = None
@@ -140,10 +155,12 @@ def search(
         flush([logger])
 
     try:
-        done = search_checkpoints(checkpoints, request, output, load, advance, log)
+        done = search_checkpoints(checkpoints, request, output, load, advance, log, parallel)
     finally:
         if bar is not None:
             bar.close()
+    if done.rank != 0:
+        return
     reused = f", {len(done.skipped)} found done and kept" if done.skipped else ""
     print(f"mango-pl search: {len(done.searched)} layer searches written{reused}; MEIs of epochs "
           f"{sorted(done.files)} are in {output}/meis; see them with: tensorboard --logdir {output}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from torch import nn
@@ -19,8 +19,9 @@ from torch import nn
 from mango_pl.analysis import SelectivityThresholds
 from mango_pl.mei.analysis import analyse
 from mango_pl.mei.files import MEIFile, load_meis, mei_path, save_meis
+from mango_pl.mei.parallel import ParallelSettings, Ranks, launch, share_of, work_groups
 from mango_pl.mei.request import MEIRequest, Units
-from mango_pl.mei.results import SearchSettings
+from mango_pl.mei.results import SearchSettings, merge_shares
 from mango_pl.mei.search import Progress, search_layers
 from mango_pl.mei.tracker import SpecializationTracker
 from mango_pl.probe import resolve_layer
@@ -29,7 +30,7 @@ from mango_pl.probe.settings import ProbeSettings
 def search_model(model: nn.Module, layers: Sequence[str] | MEIRequest, space=None, units: Units = 16,
                  settings: SearchSettings | None = None, probe: ProbeSettings | None = None,
                  thresholds: SelectivityThresholds | None = None, epoch: int = 0,
-                 progress: Progress | None = None) -> dict[str, MEIFile]:
+                 progress: Progress | None = None, parallel: ParallelSettings | None = None) -> dict[str, MEIFile]:
     """The MEIs of ``layers`` of any PyTorch model, searched and analysed: ``{layer: MEIFile}``.
 
     Args:
@@ -43,6 +44,10 @@ def search_model(model: nn.Module, layers: Sequence[str] | MEIRequest, space=Non
         thresholds: strong and confident MEIs (default: the paper's 0.75 / 0.75).
         epoch: the state's epoch (part of the seeds).
         progress: ``progress(images, description)`` after every batch.
+        parallel: search on several processes (:class:`~mango_pl.mei.parallel.ParallelSettings`,
+            started by Lightning Fabric: call this before other work, the program is started again
+            per further process); each process searches a share of the units and every process
+            returns the whole result.
 
     Example:
         >>> from mango_pl.mei import search_model
@@ -64,7 +69,12 @@ def search_model(model: nn.Module, layers: Sequence[str] | MEIRequest, space=Non
                              thresholds or SelectivityThresholds())
     for layer in request.layers:
         resolve_layer(model, layer)
-    found = search_layers(model, request, epoch, progress)
+    ranks = _ranks(parallel, request)
+    if ranks.world > 1:
+        model, request = model.to(ranks.device), _on(request, ranks)
+    shares = ranks.gather(search_layers(model, request, epoch, progress,
+                                        share_of(request.units, request.settings.shared, ranks.rank, ranks.world)))
+    found = {layer: merge_shares([share[layer] for share in shares], units) for layer, units in request.units.items()}
     tracker = SpecializationTracker(request.thresholds.activation)
     out = {}
     for layer, meis in found.items():
@@ -99,17 +109,19 @@ def resolve_checkpoints(sources: Sequence[str | Path]) -> list[Path]:
 
 @dataclass
 class CheckpointSearch:
-    """What ``search_checkpoints`` did: the files per epoch and layer, and which were reused."""
+    """What ``search_checkpoints`` did: the files per epoch and layer, and which were reused (process
+    0 of several writes and reports; the others' ``rank`` is theirs and their lists are empty)."""
 
     files: dict[int, dict[str, Path]]
     searched: list[tuple[int, str]]
     skipped: list[tuple[int, str]]
+    rank: int = 0
 
 
 def search_checkpoints(checkpoints: Sequence[str | Path], request: MEIRequest, output: str | Path,
                        load: Callable[[Path], tuple[nn.Module, int]] | None = None,
-                       progress: Progress | None = None,
-                       log: Callable[[MEIFile], None] | None = None) -> CheckpointSearch:
+                       progress: Progress | None = None, log: Callable[[MEIFile], None] | None = None,
+                       parallel: ParallelSettings | None = None) -> CheckpointSearch:
     """Search every checkpoint (in epoch order) × layer of ``request`` and write
     ``<output>/meis/epoch=E/<layer>.pt``.
 
@@ -121,6 +133,10 @@ def search_checkpoints(checkpoints: Sequence[str | Path], request: MEIRequest, o
         load: ``path -> (network, epoch)``; default :func:`mango_pl.models.checkpoint.load_classifier`.
         progress: called with the images shown.
         log: called with every layer's result once it is searched (before its file is written).
+        parallel: search on several processes (:class:`~mango_pl.mei.parallel.ParallelSettings`,
+            started by Lightning Fabric, ``torchrun`` or SLURM): each searches its share of every
+            layer's units (population mode: whole layers), process 0 merges, logs and writes; the
+            files are those of one process. Default: one process on ``request.probe.device``.
 
     Raises:
         FileNotFoundError: no checkpoint matches.
@@ -129,7 +145,14 @@ def search_checkpoints(checkpoints: Sequence[str | Path], request: MEIRequest, o
     """
     from mango_pl.models.checkpoint import load_classifier
 
-    load = load or (lambda path: load_classifier(path))
+    ranks = _ranks(parallel, request)
+    request = _on(request, ranks)
+    read = load or (lambda path: load_classifier(path))
+
+    def load(path: Path) -> tuple[nn.Module, int]:
+        network, epoch = read(path)
+        return network.to(ranks.device), epoch
+
     series: dict[int, Path] = {}
     for path in resolve_checkpoints(checkpoints):
         network, epoch = load(path)
@@ -139,29 +162,49 @@ def search_checkpoints(checkpoints: Sequence[str | Path], request: MEIRequest, o
     request.check(load(series[min(series)])[0])  # grid, units, image shapes, readout: before any search
     root = Path(output) / "meis"
     tracker = SpecializationTracker(request.thresholds.activation)
-    result = CheckpointSearch({}, [], [])
+    result = CheckpointSearch({}, [], [], ranks.rank)
+    progress = progress if ranks.is_zero else None
     for epoch in sorted(series):
         todo = {}
         for layer in request.layers:
             path = mei_path(root, epoch, layer)
             if path.exists():  # done by an earlier run: read back for the tracking
-                done = load_meis(path)
-                tracker.update(done.report)
-                result.files.setdefault(epoch, {})[layer] = path
-                result.skipped.append((epoch, layer))
+                if ranks.is_zero:
+                    tracker.update(load_meis(path).report)
+                    result.files.setdefault(epoch, {})[layer] = path
+                    result.skipped.append((epoch, layer))
             else:
                 todo[layer] = request.units[layer]
+        todo = ranks.gather(todo)[0]  # process 0 decides (it sees the files the moment it writes them)
         if not todo:
             continue
         network, _ = load(series[epoch])
-        for layer, units_of_layer in todo.items():  # one layer at a time: each is written when done
-            shown = None if progress is None else (lambda n, what, _e=epoch: progress(n, f"epoch {_e}: {what}"))
-            meis = search_layers(network, request, epoch, shown, {layer: units_of_layer})[layer]
-            report = analyse(meis, request.thresholds)
-            found = MEIFile(meis, report, tracker.update(report))
-            if log is not None:
-                log(found)
-            path = save_meis(mei_path(root, epoch, layer), meis, report, found.tracking)
-            result.files.setdefault(epoch, {})[layer] = path
-            result.searched.append((epoch, layer))
+        shown = None if progress is None else (lambda n, what, _e=epoch: progress(n, f"epoch {_e}: {what}"))
+        for group in work_groups(todo, request.settings.shared, ranks.world):  # each group written when done
+            mine = search_layers(network, request, epoch, shown, share_of(group, request.settings.shared,
+                                                                          ranks.rank, ranks.world))
+            shares = ranks.gather(mine)
+            if not ranks.is_zero:
+                continue
+            for layer, units_of_layer in group.items():
+                meis = merge_shares([share[layer] for share in shares], units_of_layer)
+                report = analyse(meis, request.thresholds)
+                found = MEIFile(meis, report, tracker.update(report))
+                if log is not None:
+                    log(found)
+                path = save_meis(mei_path(root, epoch, layer), meis, report, found.tracking)
+                result.files.setdefault(epoch, {})[layer] = path
+                result.searched.append((epoch, layer))
     return result
+
+
+def _ranks(parallel: ParallelSettings | None, request: MEIRequest) -> Ranks:
+    """This process's place: one process on the request's device, or one of ``parallel``'s."""
+    if parallel is None or parallel.single:
+        return Ranks.alone(request.probe.device or "cpu")
+    return launch(parallel)
+
+
+def _on(request: MEIRequest, ranks: Ranks) -> MEIRequest:
+    """The request with its probe on this process's device."""
+    return replace(request, probe=replace(request.probe, device=str(ranks.device)))

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from mango_pl.analysis import SelectivityThresholds
 from mango_pl.checks import check_non_negative_int
+from mango_pl.mei.parallel import share_of
 from mango_pl.mei.results import SearchSettings
 from mango_pl.probe.settings import ProbeSettings
 
@@ -152,10 +153,7 @@ class MEIRequest:
         """The units one of ``world`` processes searches, ``{layer: channels}`` (empty lists for a
         process without a share): every ``world``-th unit of each layer, or in population mode whole
         layers in turn. Seeds depend on the unit only, so the shares together equal one process."""
-        if self.settings.shared:
-            return {layer: units if position % world == rank else []
-                    for position, (layer, units) in enumerate(self.units.items())}
-        return {layer: units[rank::world] for layer, units in self.units.items()}
+        return share_of(self.units, self.settings.shared, rank, world)
 
     def images(self, units: Mapping[str, Sequence[int]] | None = None) -> int:
         """Images shown to search ``units`` (default: all of the request's): the progress total."""
