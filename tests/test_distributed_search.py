@@ -119,3 +119,34 @@ def test_work_is_split_by_unit_or_by_layer():
             assert sorted(layer for owned in owners for layer in owned) == sorted(group)
             assert all(len(owned) <= 1 for owned in owners)
     assert ParallelSettings(devices=[0, 1]).devices == (0, 1) and not ParallelSettings(devices=2).single
+
+
+PYTHON_SCRIPT = """
+import sys, torch
+from mango_pl.mei import SearchSettings, search_model
+from mango_pl.mei.parallel import ParallelSettings
+from mango_pl.stimuli import GeneratorSpace
+from tests.mei_helpers import PlainClassifier, PlantedGenerator
+
+found = search_model(PlainClassifier(units=5), ["features"], GeneratorSpace(generator=PlantedGenerator(n=8)), units=5,
+                     settings=SearchSettings(("elite",), repeats=1, budget=30),
+                     parallel=ParallelSettings(accelerator="cpu", devices=2, strategy="ddp"))
+rank = torch.distributed.get_rank()
+torch.save(found["features"].meis.runs["elite"].index, sys.argv[1] + f".{rank}")
+"""
+
+
+def test_search_model_from_python_on_two_processes_returns_the_whole_result_on_each(tmp_path):
+    from mango_pl.mei import SearchSettings, search_model
+    from mango_pl.stimuli import GeneratorSpace
+    from tests.mei_helpers import PlainClassifier, PlantedGenerator
+
+    script = tmp_path / "two_processes.py"
+    script.write_text(PYTHON_SCRIPT)
+    run = subprocess.run([sys.executable, str(script), str(tmp_path / "index")], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT)))
+    assert run.returncode == 0, run.stderr[-3000:]
+    alone = search_model(PlainClassifier(units=5), ["features"], GeneratorSpace(generator=PlantedGenerator(n=8)),
+                         units=5, settings=SearchSettings(("elite",), repeats=1, budget=30))
+    for rank in (0, 1):
+        assert torch.equal(torch.load(tmp_path / f"index.{rank}"), alone["features"].meis.runs["elite"].index)
