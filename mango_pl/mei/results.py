@@ -144,6 +144,17 @@ class SearchSettings:
     def labels(self) -> list[str]:
         return [label for label, _, _ in self.runs()]
 
+    @property
+    def search_budget(self) -> int:
+        """Queries per unit (population mode: stimuli) each run's search makes: the budget less the
+        natural images of the warm start, which were its first queries."""
+        return self.budget - self.warm_start
+
+    @property
+    def further_budget(self) -> int:
+        """Queries per unit for each further optimum."""
+        return self.optima_budget or self.budget
+
     def images(self, units: int) -> int:
         """Images shown to search a layer of ``units`` units with these settings: the warm start's
         natural images once, then each run's rest of the budget (population mode: shared by the
@@ -151,9 +162,8 @@ class SearchSettings:
         if units <= 0:
             return 0
         shown = 1 if self.shared else units
-        runs = len(self.runs())
-        further = (self.optima - 1) * (self.optima_budget or self.budget) * units
-        return self.warm_start * shown + runs * ((self.budget - self.warm_start) * shown + further)
+        further = (self.optima - 1) * self.further_budget * units
+        return self.warm_start * shown + len(self.runs()) * (self.search_budget * shown + further)
 
     def as_record(self) -> dict[str, Any]:
         return {"methods": list(self.methods), "repeats": self.repeat_count, "budget": self.budget,

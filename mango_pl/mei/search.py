@@ -90,7 +90,6 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
                                   starts=WARM_STARTS, seed=epoch)
         if progress is not None:
             progress(warm.queries * (1 if settings.shared else len(units)), f"{layer} natural images")
-    spent = warm.queries if warm is not None else 0
     runs: dict[str, RunMEIs] = {}
     try:
         for label, method, repeat in settings.runs():
@@ -102,7 +101,7 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
                 _done[0] = queries
 
             result = maximize(shared if settings.shared else per_unit, method, grid[0], grid[1],
-                              settings.budget - spent, problems=len(units),
+                              settings.search_budget, problems=len(units),
                               seed=unit_seeds(settings.seed, epoch, layer, units, repeat), device=objective.device,
                               shared=settings.shared, start=None if warm is None else warm.start,
                               plan=RunPlan(max_steps=settings.max_steps, progress=advance),
@@ -151,7 +150,7 @@ def _more_optima(run: RunMEIs, objective: LayerObjective, per_unit: Callable[[Te
     the radius of the optima found before as the worst, so it has to find another peak."""
     space = objective.space
     radius = settings.optima_distance or optima_radius(space)
-    budget = settings.optima_budget or settings.budget
+    budget = settings.further_budget
     found = [run.index.to(objective.device)]
     P, d = run.index.shape
     for part in range(1, settings.optima):
