@@ -5,7 +5,10 @@ from __future__ import annotations
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
-from mango_pl.data._checks import check_image_args
+from mango_pl.checks import check_choice, check_int, check_non_negative_int, check_positive_int
+
+#: Image channel counts a datamodule can deliver: gray (1) or RGB (3).
+VALID_CHANNELS = (1, 3)
 
 
 class ImageDataModule(LightningDataModule):
@@ -32,7 +35,10 @@ class ImageDataModule(LightningDataModule):
 
     def __init__(self, image_size: int, channels: int, batch_size: int = 128, num_workers: int = 0) -> None:
         super().__init__()
-        check_image_args(image_size, channels, batch_size, num_workers)
+        check_int("image_size", image_size, 4, hint="pixels per side")
+        check_choice("channels", channels, VALID_CHANNELS, hint="1 = gray, 3 = RGB")
+        check_positive_int("batch_size", batch_size, hint="images per batch")
+        check_non_negative_int("num_workers", num_workers, hint="0 = load in the main process")
         self.image_size = image_size
         self.channels = channels
         self.batch_size = batch_size

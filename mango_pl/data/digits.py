@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import TensorDataset
 
-from mango_pl.data._checks import check_fraction
+from mango_pl.checks import check_number
 from mango_pl.data.base import ImageDataModule
 from mango_pl.data.splits import holdout_sizes, seeded_split
 
@@ -75,8 +75,10 @@ class DigitsDataModule(ImageDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__(image_size, channels, batch_size, num_workers)
-        check_fraction(val_fraction, "val_fraction")
-        check_fraction(test_fraction, "test_fraction")
+        check_number("val_fraction", val_fraction, 0, 1, open_low=True, open_high=True,
+                     hint="a share of the images, e.g. 0.1")
+        check_number("test_fraction", test_fraction, 0, 1, open_low=True, open_high=True,
+                     hint="a share of the images, e.g. 0.1")
         if val_fraction + test_fraction >= 0.9:
             raise ValueError(f"val_fraction + test_fraction = {val_fraction + test_fraction:.2f} leaves too little "
                              "to train on; keep their sum below 0.9.")

@@ -8,7 +8,7 @@ from torch.utils.data import Subset
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import find_classes
 
-from mango_pl.data._checks import check_fraction
+from mango_pl.checks import check_number
 from mango_pl.data.base import ImageDataModule
 from mango_pl.data.splits import holdout_sizes, seeded_split
 from mango_pl.data.transforms import image_transform
@@ -69,7 +69,8 @@ class ImageFolderDataModule(ImageDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__(image_size, channels, batch_size, num_workers)
-        check_fraction(val_fraction, "val_fraction")
+        check_number("val_fraction", val_fraction, 0, 1, open_low=True, open_high=True,
+                     hint="a share of the images, e.g. 0.1")
         self.classes = _class_names(root, "root")
         for folder, what in ((val_dir, "val_dir"), (test_dir, "test_dir")):
             if folder is not None and _class_names(folder, what) != self.classes:
