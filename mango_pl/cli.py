@@ -1,4 +1,7 @@
-"""The ``mango-pl`` command: a LightningCLI over the mango-pl modules and datamodules, plus ``export-generator``.
+"""The ``mango-pl`` command: LightningCLI's fit / validate / test / predict over the mango-pl modules and
+datamodules (:class:`~mango_pl.lightning_cli.MangoCLI`), plus ``export-generator``, ``search``, ``report`` and
+``loop``. Each command imports what it uses when it runs: ``mango-pl --help``, ``report`` and ``loop`` never
+load Lightning.
 
 Examples::
 
@@ -17,50 +20,45 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, NoReturn
 
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import ArgsType, LightningCLI
+from mango_pl.lazy_exports import lazy_exports
 
-import mango_pl.data  # noqa: F401  (registers the datamodules for short class names in YAML)
-import mango_pl.lit  # noqa: F401  (registers the LightningModules for short class names in YAML)
+if TYPE_CHECKING:
+    from lightning.pytorch.cli import ArgsType
+
+#: LightningCLI's subcommands (run by MangoCLI) -> their line in ``mango-pl --help``
+LIGHTNING_COMMANDS = {
+    "fit": "train a classifier or a stimulus generator (LightningCLI, --config FILE)",
+    "validate": "one evaluation epoch over the validation set (LightningCLI)",
+    "test": "one evaluation epoch over the test set (LightningCLI)",
+    "predict": "run inference on the data (LightningCLI)",
+}
+
+#: Subcommands that mango-pl adds next to LightningCLI's -> their line in ``mango-pl --help``
+EXTRA_COMMAND_HELP = {
+    "export-generator": "save the generator of a trained checkpoint as a small standalone file",
+    "search": "search the MEIs of saved checkpoints",
+    "report": "draw the paper's figures of a run (PNGs, CSVs, index.html)",
+    "loop": "closed-loop sessions with a rig: init, ask, tell, status, export, run",
+}
 
 #: Subcommands that mango-pl adds next to LightningCLI's fit / validate / test / predict.
-EXTRA_COMMANDS = ("export-generator", "search", "report", "loop")
+EXTRA_COMMANDS = tuple(EXTRA_COMMAND_HELP)
 
-_DESCRIPTION = (
-    "mango-pl: train spiking/ordinary classifiers and stimulus generators (LightningCLI: fit, validate, test, "
-    "predict with --config configs/...yaml), export a trained generator (mango-pl export-generator CKPT OUT), "
-    "search the MEIs of saved checkpoints (mango-pl search --help), draw the paper's figures of a run "
-    "(mango-pl report RUN_DIR; mango-pl report --help) and run closed-loop sessions with a recording rig "
-    "(mango-pl loop init|ask|tell|status|export|run; mango-pl loop --help)."
-)
+#: MangoCLI is imported from mango_pl.lightning_cli on first use (it needs Lightning)
+__getattr__, __dir__ = lazy_exports(__name__, {"lightning_cli": ("MangoCLI",)})
 
 
-class MangoCLI(LightningCLI):
-    """LightningCLI for mango-pl: any LightningModule / LightningDataModule by ``class_path``; each module
-    configures its own optimizers (no ``--optimizer`` / ``--lr_scheduler`` groups); the resolved config is
-    saved next to the logs (overwriting a previous one of the same run folder).
-
-    Args:
-        args: command-line arguments (``None``: ``sys.argv[1:]``), a list, or a dict.
-        run: run the subcommand (``False``: only instantiate model, data and trainer; no subcommand then).
-        **kwargs: passed on to :class:`~lightning.pytorch.cli.LightningCLI`.
-
-    Example:
-        >>> cli = MangoCLI(args=["--config", "configs/digits/spiking_resnet18.yaml"], run=False)  # doctest: +SKIP
-        >>> type(cli.model).__name__  # doctest: +SKIP
-        'ClassifierModule'
-    """
-
-    def __init__(self, args: ArgsType = None, run: bool = True, **kwargs) -> None:
-        kwargs.setdefault("model_class", LightningModule)
-        kwargs.setdefault("datamodule_class", LightningDataModule)
-        kwargs.setdefault("subclass_mode_model", True)
-        kwargs.setdefault("subclass_mode_data", True)
-        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        kwargs.setdefault("auto_configure_optimizers", False)
-        kwargs.setdefault("parser_kwargs", {"description": _DESCRIPTION})
-        super().__init__(args=args, run=run, **kwargs)
+def overview() -> str:
+    """The text of ``mango-pl --help``: every subcommand with one line, and where their options are."""
+    commands = {**LIGHTNING_COMMANDS, **EXTRA_COMMAND_HELP}
+    width = max(map(len, commands)) + 2
+    lines = [f"  {name:<{width}}{line}" for name, line in commands.items()]
+    return ("usage: mango-pl COMMAND [OPTIONS]\n\n"
+            "mango-pl: gradient-free most-exciting-image search for spiking and ordinary networks.\n\n"
+            "commands:\n" + "\n".join(lines) + "\n\n"
+            "Run 'mango-pl COMMAND --help' for the full options of a command, e.g. mango-pl fit --help.\n")
 
 
 def export_generator(argv: Sequence[str]) -> int:
@@ -93,12 +91,14 @@ def main(args: ArgsType = None) -> int | None:
     """Entry point of the ``mango-pl`` console script.
 
     Args:
-        args: arguments instead of ``sys.argv[1:]`` (a list), for calling from Python.
+        args: arguments instead of ``sys.argv[1:]`` (a list, or a dict for LightningCLI), for calling from Python.
 
     Example:
         >>> main(["fit", "--config", "configs/digits/spiking_resnet18.yaml", "--trainer.max_epochs", "1"])  # doctest: +SKIP
     """
     argv = list(sys.argv[1:] if args is None else args) if not isinstance(args, dict) else None
+    if argv is not None and (not argv or argv[0] in ("-h", "--help")):
+        print_overview(help_asked=bool(argv))
     if argv and argv[0] == "export-generator":
         return export_generator(argv[1:])
     if argv and argv[0] == "search":
@@ -113,8 +113,23 @@ def main(args: ArgsType = None) -> int | None:
         from mango_pl.loop.command import main as loop_main
 
         return loop_main(argv[1:])
+    from mango_pl.lightning_cli import MangoCLI
+
     MangoCLI(args=args)
     return None
+
+
+def print_overview(help_asked: bool) -> NoReturn:
+    """``mango-pl --help``: print the subcommands and exit 0; ``mango-pl`` alone: print them as an error, exit 2.
+
+    Raises:
+        SystemExit: always, as argparse's ``--help`` does.
+    """
+    if help_asked:
+        print(overview(), end="")
+        raise SystemExit(0)
+    print(overview() + "mango-pl: error: a command is required", file=sys.stderr)
+    raise SystemExit(2)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ of ``fit`` + ``export-generator`` works end to end (offline digits, tiny sizes).
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 import warnings
@@ -152,3 +154,42 @@ def test_console_script_help_lists_the_subcommands():
     assert result.returncode == 0
     for word in ("fit", "validate", "test", "export-generator", "search", "report", "loop"):
         assert word in result.stdout
+
+
+#: libraries that take seconds to import and that ``mango-pl --help``, ``report`` and ``loop`` do not need
+HEAVY_LIBRARIES = ("lightning", "spikingjelly", "nevergrad", "jax")
+
+
+def run_fresh_python(code: str) -> subprocess.CompletedProcess:
+    """``python -c code`` in a fresh process on this checkout (nothing imported beforehand)."""
+    environment = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, env=environment, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_help_lists_every_subcommand_without_importing_lightning():
+    result = run_fresh_python("import sys\nfrom mango_pl.cli import main\ntry:\n    main(['--help'])\n"
+                              "except SystemExit as exit:\n    print('exit code', exit.code)\n"
+                              "print('lightning imported:', 'lightning' in sys.modules)")
+    assert result.returncode == 0, result.stderr
+    assert "exit code 0" in result.stdout and "lightning imported: False" in result.stdout
+    for command in ("fit", "validate", "test", "predict", "export-generator", "search", "report", "loop"):
+        assert re.search(rf"^  {command}  ", result.stdout, re.MULTILINE), command
+    assert "mango-pl fit --help" in result.stdout
+
+
+def test_no_command_prints_the_subcommands_as_an_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "export-generator" in error and "a command is required" in error
+
+
+@pytest.mark.parametrize("module", ["mango_pl.report.command", "mango_pl.report.write", "mango_pl.loop.command"])
+def test_report_and_loop_commands_import_no_heavy_library(module):
+    # mango_pl.report.write is what `mango-pl report RUN_DIR` imports to draw
+    result = run_fresh_python(f"import sys, {module}\n"
+                              f"print(sorted(name for name in {HEAVY_LIBRARIES!r} if name in sys.modules))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -6,48 +6,29 @@ mutable ``time_steps`` and logits that are the time-mean of their output layer.
 
 Generators (stimulus spaces) have ``grid`` (a :class:`mango_pl.stimuli.Grid`), ``decode(index)`` ->
 images in [0, 1] (index on any device), ``out_channels`` and ``image_size``.
+
+Each name below is imported from its submodule the first time it is used (SpikingJelly, snnTorch and
+torchvision load only for the networks that need them).
 """
 
-from mango_pl.models.alexnet import AlexNet32
-from mango_pl.models.conv_snn import ConvSNN
-from mango_pl.models.densenet import DENSENET_DEPTHS, DenseNet32
-from mango_pl.models.gan_losses import hinge_d_loss, hinge_g_loss
-from mango_pl.models.lif import BACKENDS, check_backend, make_lif
-from mango_pl.models.normalization import CIFAR10_MEAN, CIFAR10_STD, ImageNormalize, default_mean_std
-from mango_pl.models.sngan_discriminator import SNGANDiscriminator
-from mango_pl.models.sngan_generator import SNGANGenerator
-from mango_pl.models.spiking_resnet import STEMS, SpikingBasicBlock, SpikingResNet18
-from mango_pl.models.state import detach_states, eval_mode, is_spiking_neuron, reset_states, spiking_layer_names
-from mango_pl.models.vector_quantizer import EMAVectorQuantizer
-from mango_pl.models.vgg import VGG_DEPTHS, VGG32
-from mango_pl.models.vqvae import VQVAE
+from mango_pl.lazy_exports import lazy_exports
 
-__all__ = [
-    "AlexNet32",
-    "BACKENDS",
-    "CIFAR10_MEAN",
-    "CIFAR10_STD",
-    "ConvSNN",
-    "DENSENET_DEPTHS",
-    "DenseNet32",
-    "EMAVectorQuantizer",
-    "ImageNormalize",
-    "SNGANDiscriminator",
-    "SNGANGenerator",
-    "STEMS",
-    "SpikingBasicBlock",
-    "SpikingResNet18",
-    "VGG32",
-    "VGG_DEPTHS",
-    "VQVAE",
-    "check_backend",
-    "default_mean_std",
-    "detach_states",
-    "eval_mode",
-    "hinge_d_loss",
-    "hinge_g_loss",
-    "is_spiking_neuron",
-    "make_lif",
-    "reset_states",
-    "spiking_layer_names",
-]
+#: submodule -> the public names it defines
+_EXPORTS = {
+    "alexnet": ("AlexNet32",),
+    "conv_snn": ("ConvSNN",),
+    "densenet": ("DENSENET_DEPTHS", "DenseNet32"),
+    "gan_losses": ("hinge_d_loss", "hinge_g_loss"),
+    "lif": ("BACKENDS", "check_backend", "make_lif"),
+    "normalization": ("CIFAR10_MEAN", "CIFAR10_STD", "ImageNormalize", "default_mean_std"),
+    "sngan_discriminator": ("SNGANDiscriminator",),
+    "sngan_generator": ("SNGANGenerator",),
+    "spiking_resnet": ("STEMS", "SpikingBasicBlock", "SpikingResNet18"),
+    "state": ("detach_states", "eval_mode", "is_spiking_neuron", "reset_states", "spiking_layer_names"),
+    "vector_quantizer": ("EMAVectorQuantizer",),
+    "vgg": ("VGG_DEPTHS", "VGG32"),
+    "vqvae": ("VQVAE",),
+}
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

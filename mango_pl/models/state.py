@@ -13,24 +13,36 @@ list per network; here only neuron state is touched and the module tree is walke
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import torch
-from spikingjelly.activation_based import base as sj_base
-from spikingjelly.activation_based import neuron as sj_neuron
-from snntorch import SpikingNeuron
 from torch import nn
 
-_SJ_NEURON_TYPES: tuple[type, ...] = tuple(
-    t for t in (getattr(sj_neuron, "BaseNode", None), getattr(sj_neuron, "SimpleBaseNode", None)) if t is not None
-)
-_SPIKING_TYPES: tuple[type, ...] = (*_SJ_NEURON_TYPES, SpikingNeuron)
+
+class _NeuronTypes(NamedTuple):
+    memory: type  # SpikingJelly MemoryModule: state reset by reset(), detached by detach()
+    snntorch: type  # snnTorch SpikingNeuron: state in buffers, reset by reset_mem()
+    spiking: tuple[type, ...]  # every spiking neuron type (SpikingJelly nodes and snnTorch neurons)
+
+
+@functools.cache
+def _neuron_types() -> _NeuronTypes:
+    """The neuron classes of SpikingJelly and snnTorch, imported on first use (not by importing this module)."""
+    from snntorch import SpikingNeuron
+    from spikingjelly.activation_based import base as sj_base
+    from spikingjelly.activation_based import neuron as sj_neuron
+
+    nodes = tuple(t for t in (getattr(sj_neuron, "BaseNode", None), getattr(sj_neuron, "SimpleBaseNode", None))
+                  if t is not None)
+    return _NeuronTypes(sj_base.MemoryModule, SpikingNeuron, (*nodes, SpikingNeuron))
 
 
 def is_spiking_neuron(module: nn.Module) -> bool:
     """True for SpikingJelly ``BaseNode``/``SimpleBaseNode`` and snnTorch ``SpikingNeuron`` modules."""
-    return isinstance(module, _SPIKING_TYPES)
+    return isinstance(module, _neuron_types().spiking)
 
 
 def _spiking_modules(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
@@ -47,10 +59,11 @@ def reset_states(module: nn.Module) -> None:
         >>> float(net.lif1.mem.abs().sum())
         0.0
     """
+    types = _neuron_types()
     for m in module.modules():
-        if isinstance(m, sj_base.MemoryModule):
+        if isinstance(m, types.memory):
             m.reset()
-        elif isinstance(m, SpikingNeuron) and callable(getattr(m, "reset_mem", None)):
+        elif isinstance(m, types.snntorch) and callable(getattr(m, "reset_mem", None)):
             m.reset_mem()
 
 
@@ -61,10 +74,11 @@ def detach_states(module: nn.Module) -> None:
     stored state no longer pins the graph nor breaks ``copy.deepcopy(model)`` / pickling (PyTorch
     refuses to deep-copy non-leaf tensors).
     """
+    types = _neuron_types()
     for m in module.modules():
-        if isinstance(m, sj_base.MemoryModule):
+        if isinstance(m, types.memory):
             m.detach()
-        elif isinstance(m, SpikingNeuron):
+        elif isinstance(m, types.snntorch):
             for name, buffer in list(m.named_buffers(recurse=False)):
                 if buffer is not None and buffer.grad_fn is not None:
                     setattr(m, name, buffer.detach())

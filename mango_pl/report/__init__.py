@@ -8,25 +8,18 @@ Reads the files only through the MEI engine's file format (:func:`mango_pl.mei.f
 :func:`mango_pl.mei.load_meis`), and the validation accuracy from TensorBoard event files.
 """
 
-from mango_pl.report.errors import CannotDraw, ReportError
-from mango_pl.report.figures import FIGURES
-from mango_pl.report.kind import DrawOptions, FigureKind
-from mango_pl.report.run import ReportRun, ValidationAccuracy, load_run, read_validation_accuracy
-from mango_pl.report.table import Table
-from mango_pl.report.write import FigureOutcome, Report, write_report
+from mango_pl.lazy_exports import lazy_exports
 
-__all__ = [
-    "FIGURES",
-    "CannotDraw",
-    "DrawOptions",
-    "FigureKind",
-    "FigureOutcome",
-    "Report",
-    "ReportError",
-    "ReportRun",
-    "Table",
-    "ValidationAccuracy",
-    "load_run",
-    "read_validation_accuracy",
-    "write_report",
-]
+#: submodule -> the public names it defines (imported on first use: ``mango-pl report --help`` needs
+#: neither matplotlib nor torch)
+_EXPORTS = {
+    "errors": ("CannotDraw", "ReportError"),
+    "figures": ("FIGURES",),
+    "kind": ("DrawOptions", "FigureKind"),
+    "run": ("ReportRun", "ValidationAccuracy", "load_run", "read_validation_accuracy"),
+    "table": ("Table",),
+    "write": ("FigureOutcome", "Report", "write_report"),
+}
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

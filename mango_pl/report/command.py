@@ -29,10 +29,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str]) -> int:
     """Parse and write the report; bad input is a one-line error (exit code 2) before anything is written."""
+    options = parser().parse_args(list(argv))
     from mango_pl.report.errors import ReportError
     from mango_pl.report.write import write_report
 
-    options = parser().parse_args(list(argv))
     try:
         report = write_report(options.run_dir, options.output, overwrite=options.overwrite, log_x=options.log_x)
     except ReportError as error:

@@ -1,28 +1,19 @@
-"""Search methods by name (as written in YAML configs) and ``make_searcher``."""
+"""Search methods by name (as written in YAML configs) and ``make_searcher``.
+
+The built-in methods are registered by the import path of their searcher class; a searcher module is
+imported the first time its method is made or asked about, so naming methods costs no imports.
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any
 
 import torch
 
 from mango_pl.search.base import Searcher
-from mango_pl.search.catcma_searcher import CatCMASearcher
-from mango_pl.search.cholesky_cma_searcher import CholeskyCMASearcher
-from mango_pl.search.cma_margin_searcher import CMAMarginSearcher
-from mango_pl.search.cma_searcher import CMASearcher
-from mango_pl.search.elite_searcher import EliteSearcher
-from mango_pl.search.elitist_ga_searcher import ElitistGASearcher
-from mango_pl.search.genetic_searcher import GeneticSearcher
-from mango_pl.search.nevergrad_searcher import COMMON_OPTIMIZERS, NevergradSearcher
-from mango_pl.search.protes_ref import ProtesRefSearcher
-from mango_pl.search.protes_torch import ProtesSearcher
-from mango_pl.search.random_searcher import RandomSearcher
 from mango_pl.search.seeding import Seeds
-from mango_pl.search.sphere_cma_searcher import SphereCMASearcher
-from mango_pl.search.surrogate_searcher import SurrogateSearcher
-from mango_pl.search.ttopt_searcher import TTOptSearcher
 
 NEVERGRAD_PREFIX = "ng:"
 
@@ -30,25 +21,44 @@ NEVERGRAD_PREFIX = "ng:"
 #: a unit's MEI with the fewest stimuli on the neuron bank (``benchmarks/neuron_bank.py``)
 DEFAULT_METHOD = "surrogate"
 
-#: method name -> (searcher class, preset options; options given by the caller override them)
-METHODS: dict[str, tuple[type[Searcher], dict[str, Any]]] = {
-    "elite": (EliteSearcher, {}),
-    "surrogate": (SurrogateSearcher, {}),
-    "protes": (ProtesSearcher, {}),
-    "tt": (ProtesSearcher, dict(k=10, k_top=1)),
-    "tt-s": (ProtesSearcher, dict(k=5, k_top=1, qtt=True)),
-    "tt-b": (ProtesSearcher, dict(k=25, k_top=5, qtt=True)),
-    "protes-ref": (ProtesRefSearcher, {}),
-    "ttopt": (TTOptSearcher, {}),
-    "random": (RandomSearcher, {}),
-    "ga": (GeneticSearcher, {}),
-    "cma": (CMASearcher, {}),
-    "cholesky-cma": (CholeskyCMASearcher, {}),
-    "sphere-cma": (SphereCMASearcher, {}),
-    "elitist-ga": (ElitistGASearcher, {}),
-    "catcma": (CatCMASearcher, {}),
-    "cma-margin": (CMAMarginSearcher, {}),
+#: the searcher of every ``ng:<Name>`` method (``module:Class``)
+NEVERGRAD_SEARCHER = "mango_pl.search.nevergrad_searcher:NevergradSearcher"
+
+#: method name -> (searcher class, or ``module:Class`` of one imported on first use; preset options, which
+#: options given by the caller override)
+METHODS: dict[str, tuple[type[Searcher] | str, dict[str, Any]]] = {
+    "elite": ("mango_pl.search.elite_searcher:EliteSearcher", {}),
+    "surrogate": ("mango_pl.search.surrogate_searcher:SurrogateSearcher", {}),
+    "protes": ("mango_pl.search.protes_torch:ProtesSearcher", {}),
+    "tt": ("mango_pl.search.protes_torch:ProtesSearcher", dict(k=10, k_top=1)),
+    "tt-s": ("mango_pl.search.protes_torch:ProtesSearcher", dict(k=5, k_top=1, qtt=True)),
+    "tt-b": ("mango_pl.search.protes_torch:ProtesSearcher", dict(k=25, k_top=5, qtt=True)),
+    "protes-ref": ("mango_pl.search.protes_ref:ProtesRefSearcher", {}),
+    "ttopt": ("mango_pl.search.ttopt_searcher:TTOptSearcher", {}),
+    "random": ("mango_pl.search.random_searcher:RandomSearcher", {}),
+    "ga": ("mango_pl.search.genetic_searcher:GeneticSearcher", {}),
+    "cma": ("mango_pl.search.cma_searcher:CMASearcher", {}),
+    "cholesky-cma": ("mango_pl.search.cholesky_cma_searcher:CholeskyCMASearcher", {}),
+    "sphere-cma": ("mango_pl.search.sphere_cma_searcher:SphereCMASearcher", {}),
+    "elitist-ga": ("mango_pl.search.elitist_ga_searcher:ElitistGASearcher", {}),
+    "catcma": ("mango_pl.search.catcma_searcher:CatCMASearcher", {}),
+    "cma-margin": ("mango_pl.search.cma_margin_searcher:CMAMarginSearcher", {}),
 }
+
+
+def _searcher_class(searcher: type[Searcher] | str) -> type[Searcher]:
+    """The class itself, or the class that ``module:Class`` names (importing its module)."""
+    if not isinstance(searcher, str):
+        return searcher
+    module, _, name = searcher.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _common_nevergrad_optimizers() -> tuple[str, ...]:
+    """The Nevergrad optimizer names listed next to the methods (any other name works too)."""
+    from mango_pl.search.nevergrad_searcher import COMMON_OPTIMIZERS
+
+    return COMMON_OPTIMIZERS
 
 
 def register_method(name: str, searcher: type[Searcher], preset: dict[str, Any] | None = None,
@@ -83,17 +93,17 @@ def register_method(name: str, searcher: type[Searcher], preset: dict[str, Any] 
 def available_methods() -> list[str]:
     """Method names for ``make_searcher``; ``ng:<Name>`` accepts any Nevergrad optimizer name
     (the common ones are listed)."""
-    return list(METHODS) + [NEVERGRAD_PREFIX + name for name in COMMON_OPTIMIZERS]
+    return list(METHODS) + [NEVERGRAD_PREFIX + name for name in _common_nevergrad_optimizers()]
 
 
 def shared_methods() -> list[str]:
     """Method names with a population mode (``maximize(..., shared=True)``)."""
-    return [name for name, (cls, _) in METHODS.items() if cls.supports_shared]
+    return [name for name, (searcher, _) in METHODS.items() if _searcher_class(searcher).supports_shared]
 
 
 def start_methods() -> list[str]:
     """Method names that take start points (``maximize(..., start=...)``, a warm start)."""
-    return [name for name, (cls, _) in METHODS.items() if cls.supports_start]
+    return [name for name, (searcher, _) in METHODS.items() if _searcher_class(searcher).supports_start]
 
 
 def method_options(method: str) -> list[str]:
@@ -101,19 +111,20 @@ def method_options(method: str) -> list[str]:
     cls, _ = _resolve(method)
     names = [p.name for p in inspect.signature(cls.__init__).parameters.values()
              if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    return [n for n in names if not (cls is NevergradSearcher and n == "optimizer")]
+    return [n for n in names if not (cls is _searcher_class(NEVERGRAD_SEARCHER) and n == "optimizer")]
 
 
 def _resolve(method: str) -> tuple[type[Searcher], dict[str, Any]]:
     if not isinstance(method, str):
         raise TypeError(f"method must be a string such as 'protes' or 'ng:CMA', got {method!r}")
     if method.startswith(NEVERGRAD_PREFIX):
-        return NevergradSearcher, {"optimizer": method[len(NEVERGRAD_PREFIX):]}
+        return _searcher_class(NEVERGRAD_SEARCHER), {"optimizer": method[len(NEVERGRAD_PREFIX):]}
     if method not in METHODS:
         raise ValueError(f"unknown search method {method!r}; valid methods: {', '.join(METHODS)}, or "
                          f"'ng:<Name>' with any Nevergrad optimizer name (e.g. "
-                         f"{', '.join(NEVERGRAD_PREFIX + n for n in COMMON_OPTIMIZERS)})")
-    return METHODS[method]
+                         f"{', '.join(NEVERGRAD_PREFIX + n for n in _common_nevergrad_optimizers())})")
+    searcher, preset = METHODS[method]
+    return _searcher_class(searcher), preset
 
 
 def make_searcher(method: str, d: int, n: int, problems: int = 1, seed: Seeds = 0,
