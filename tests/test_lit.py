@@ -118,7 +118,7 @@ def test_classifier_module_builds_the_named_optimizer_and_schedule(optimizer, sc
 @pytest.mark.parametrize("kwargs,match", [
     ({"optimizer": "rmsprop"}, r"optimizer must be one of \('adam', 'adamw', 'sgd'\)"),
     ({"scheduler": "plateau"}, "scheduler must be one of"),
-    ({"lr": 0.0}, "lr must be > 0"),
+    ({"lr": 0.0}, "lr must be a positive number"),
     ({"label_smoothing": 1.0}, "label_smoothing"),
 ])
 def test_classifier_module_bad_arguments(kwargs, match):

@@ -10,6 +10,7 @@ from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
+from mango_pl.checks import check_number, check_positive_number
 from mango_pl.lit.optim import build_optimizer, build_scheduler, check_optimizer_name, check_scheduler_name
 from mango_pl.models.state import reset_states
 
@@ -89,10 +90,8 @@ class ClassifierModule(LightningModule):
             raise TypeError(f"model must be an nn.Module (e.g. mango_pl.models.SpikingResNet18), got {type(model).__name__}.")
         check_optimizer_name(optimizer)
         check_scheduler_name(scheduler)
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}.")
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}.")
+        check_positive_number("lr", lr, hint="the learning rate")
+        check_number("label_smoothing", label_smoothing, 0, 1, open_high=True, hint="0 = plain cross-entropy")
         with warnings.catch_warnings():  # the network's weights live in the state dict, not in the hparams
             warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`.*")
             self.save_hyperparameters()

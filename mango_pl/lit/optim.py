@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from mango_pl.checks import check_choice, check_positive_int
+
 #: Optimizer names understood by :func:`build_optimizer`.
 OPTIMIZERS = ("adam", "adamw", "sgd")
 #: Schedule names understood by :func:`build_scheduler` (``None`` = constant learning rate).
@@ -15,14 +17,12 @@ SCHEDULERS = (None, "cosine", "step")
 
 def check_optimizer_name(name: str) -> None:
     """A ``ValueError`` listing :data:`OPTIMIZERS` if ``name`` is not one of them."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}.")
+    check_choice("optimizer", name, OPTIMIZERS)
 
 
 def check_scheduler_name(name: str | None) -> None:
     """A ``ValueError`` listing :data:`SCHEDULERS` if ``name`` is not one of them."""
-    if name not in SCHEDULERS:
-        raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {name!r}.")
+    check_choice("scheduler", name, SCHEDULERS, hint="None = a constant learning rate")
 
 
 def build_optimizer(
@@ -57,8 +57,7 @@ def build_scheduler(
     if name is None:
         return None
     if name == "cosine":
-        if epochs < 1:
-            raise ValueError(f"the cosine schedule needs the number of epochs (>= 1), got {epochs}; set "
-                             "max_epochs_for_schedule or trainer.max_epochs.")
+        check_positive_int("epochs", epochs, hint="the cosine schedule anneals over them: set "
+                           "max_epochs_for_schedule or trainer.max_epochs")
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)

@@ -6,6 +6,7 @@ import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor
 
+from mango_pl.checks import check_number, check_positive_int, check_positive_number
 from mango_pl.lit.image_logging import log_image_grid
 from mango_pl.models.state import eval_mode
 from mango_pl.models import SNGANDiscriminator, SNGANGenerator, hinge_d_loss, hinge_g_loss
@@ -68,15 +69,15 @@ class SNGANModule(LightningModule):
         sample_every_n_epochs: int = 1,
     ) -> None:
         super().__init__()
-        if n_dis < 1:
-            raise ValueError(f"n_dis (discriminator steps per generator step) must be >= 1, got {n_dis}.")
-        if min(lr_g, lr_d) <= 0:
-            raise ValueError(f"lr_g and lr_d must be > 0, got lr_g={lr_g}, lr_d={lr_d}.")
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1) (Adam), got {betas}.")
-        if num_samples < 1 or sample_every_n_epochs < 1:
-            raise ValueError(f"num_samples and sample_every_n_epochs must be >= 1, got {num_samples}, "
-                             f"{sample_every_n_epochs}.")
+        check_positive_int("n_dis", n_dis, hint="discriminator steps per generator step")
+        check_positive_number("lr_g", lr_g, hint="the generator's learning rate")
+        check_positive_number("lr_d", lr_d, hint="the discriminator's learning rate")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"betas must be two numbers in [0, 1) (Adam), got {betas!r}.")
+        for i, beta in enumerate(betas):
+            check_number(f"betas[{i}]", beta, 0, 1, open_high=True, hint="Adam")
+        check_positive_int("num_samples", num_samples, hint="images in the logged sample grid")
+        check_positive_int("sample_every_n_epochs", sample_every_n_epochs)
         self.save_hyperparameters()
         self.automatic_optimization = False
         generator_kwargs = dict(latent_dim=latent_dim, channels=channels, bottom=bottom, out_channels=out_channels,

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from torch import Tensor
 
+from mango_pl.checks import check_number, check_positive_int, check_positive_number
 from mango_pl.lit.image_logging import log_image_grid
 from mango_pl.models.state import eval_mode
 from mango_pl.models import VQVAE
@@ -65,12 +66,9 @@ class VQVAEModule(LightningModule):
         dead_code_threshold: float = 1.0,
     ) -> None:
         super().__init__()
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr}.")
-        if dead_code_threshold < 0:
-            raise ValueError(f"dead_code_threshold must be >= 0 (0 = never restart codes), got {dead_code_threshold}.")
-        if num_logged < 1:
-            raise ValueError(f"num_logged must be >= 1, got {num_logged}.")
+        check_positive_number("lr", lr, hint="the learning rate")
+        check_number("dead_code_threshold", dead_code_threshold, 0, hint="0 = never restart codes")
+        check_positive_int("num_logged", num_logged, hint="reconstructions in the logged grid")
         self.save_hyperparameters()
         vqvae_kwargs = dict(in_channels=in_channels, image_size=image_size, hidden=hidden, res_hidden=res_hidden,
                             res_layers=res_layers, num_codes=num_codes, code_dim=code_dim, commitment=commitment,
