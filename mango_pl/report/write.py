@@ -20,6 +20,8 @@ from mango_pl.report.figures import FIGURES
 from mango_pl.report.kind import DrawOptions, FigureKind
 from mango_pl.report.run import ReportRun, load_run
 from mango_pl.report.style import report_style, save_png
+from mango_pl.report.unit_pages import PAGE as UNIT_PAGE
+from mango_pl.report.unit_pages import write_unit_page
 
 #: the file that makes a folder a report (written last)
 INDEX = "index.html"
@@ -89,6 +91,7 @@ class Report:
         index: its ``index.html``.
         figures: every figure, drawn or not, in page order.
         notes: what the reader should know (files left out for newer ones).
+        units: ``units.html``, every unit's MEIs across training (see :mod:`mango_pl.report.unit_pages`).
     """
 
     run_dir: Path
@@ -96,6 +99,7 @@ class Report:
     index: Path
     figures: list[FigureOutcome]
     notes: list[str] = field(default_factory=list)
+    units: Path | None = None
 
     @property
     def drawn(self) -> list[FigureOutcome]:
@@ -119,7 +123,8 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, overwrit
         output: the report folder (default ``<run_dir>/report``).
         overwrite: replace a report already in ``output`` (else that is an error).
         log_x: a logarithmic query axis in the activation-vs-queries figure.
-        figures: which figures, in page order (default: all of :data:`~mango_pl.report.figures.FIGURES`).
+        figures: which figures, in page order (default: all of :data:`~mango_pl.report.figures.FIGURES`);
+            the unit page (``units.html``) is written whatever the figures.
 
     Returns:
         What was written (:class:`Report`).
@@ -154,9 +159,10 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, overwrit
             outcome.png = write_atomically(output / f"{kind.name}.png", lambda path: save_png(figure, path))
         for part, table in tables.items():
             outcome.csvs.append(write_atomically(output / kind.csv_name(part), table.write_csv))
+    units = write_unit_page(run, output).page
     page = index_html(run, outcomes)
     index = write_atomically(output / INDEX, lambda path: path.write_text(page, encoding="utf-8"))
-    return Report(run_dir, output, index, outcomes, list(run.notes))
+    return Report(run_dir, output, index, outcomes, list(run.notes), units)
 
 
 # -- index.html: every figure with its caption and CSVs, and each figure not drawn with the reason
@@ -183,6 +189,9 @@ def index_html(run: ReportRun, outcomes: list[FigureOutcome]) -> str:
         f"{escape(', '.join(map(str, run.epochs)))}. Search runs: {escape(', '.join(labels))}. Grid: d={run.grid[0]}, "
         f"n={run.grid[1]}. Validation accuracy: {escape(accuracy)}.</p>",
     ]
+    lines.append(f'<p class="units"><a href="{UNIT_PAGE}">Every unit\'s MEIs across training</a>: pick a layer '
+                 f"and a unit and see its MEI at each searched epoch for each search run, with its stable / labile "
+                 f"status.</p>")
     if run.notes:
         lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in run.notes) + "</ul>")
     skipped = [o for o in outcomes if o.png is None]

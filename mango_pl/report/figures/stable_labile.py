@@ -20,6 +20,29 @@ KINDS = (("non_specialized", "non-specialized (never selective)"), ("stable", "s
 STRIP_EPOCHS = 10
 
 
+def track_run(run: ReportRun) -> SpecializationTracker:
+    """Every layer's files replayed through :class:`~mango_pl.mei.SpecializationTracker` in epoch order."""
+    tracker = SpecializationTracker()
+    for layer in run.layers:
+        for found in run.files[layer].values():
+            tracker.update(found.report)
+    return tracker
+
+
+def selective_classes_seen(tracker: SpecializationTracker, layer: str) -> list[set[int]]:
+    """Per unit of ``layer``, the classes it was selective for at any tracked epoch."""
+    return classes_seen(torch.stack(tracker.history[layer]["classes"]))
+
+
+def unit_kinds(tracker: SpecializationTracker, layer: str) -> list[str]:
+    """Per unit of ``layer``, its kind (a name of :data:`KINDS`): ``non_specialized`` (never selective),
+    ``stable`` (selective, always for one class) or ``labile`` (for several classes) — the units the
+    fractions count."""
+    tracking = tracker.tracking(layer)
+    return ["labile" if labile else "stable" if seen else "non_specialized"
+            for labile, seen in zip(tracking.labile.tolist(), selective_classes_seen(tracker, layer))]
+
+
 def numbers(run: ReportRun) -> Tables:
     """``fractions``: per layer, the three fractions, from the files' reports replayed through
     :class:`~mango_pl.mei.SpecializationTracker` in epoch order. ``strip``: the most labile unit —
@@ -27,15 +50,14 @@ def numbers(run: ReportRun) -> Tables:
     each run's MEI class, its probability and the activation at each shown epoch."""
     need_epochs(run, "stable vs labile")
     fractions = Table(("layer", "units", "epochs", "non_specialized", "stable", "labile"))
-    tracker = SpecializationTracker()
+    tracker = track_run(run)
     candidates = []
     for position, layer in enumerate(run.layers):
-        for found in run.files[layer].values():
-            tracking = tracker.update(found.report)
-        fractions.add(layer, len(found.report.units), len(tracking.epochs), tracking.non_specialized_fraction,
-                      tracking.stable_fraction, tracking.labile_fraction)
+        tracking = tracker.tracking(layer)
+        fractions.add(layer, len(run.last(layer).report.units), len(tracking.epochs),
+                      tracking.non_specialized_fraction, tracking.stable_fraction, tracking.labile_fraction)
         history = tracker.history[layer]
-        selective_classes = classes_seen(torch.stack(history["classes"]))
+        selective_classes = selective_classes_seen(tracker, layer)
         mei_classes = torch.stack(history["method_classes"]).flatten(0, 1)  # [E * M, U]
         for u in range(len(history["units"])):
             key = (len(selective_classes[u]), len(set(mei_classes[:, u].tolist())), position, -u)
