@@ -32,12 +32,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
+from mango_pl.checks import (check_bool, check_choice, check_int, check_non_negative_int, check_positive_int,
+                             check_positive_number, is_int)
 from mango_pl.search import DEFAULT_METHOD, method_options, shared_methods
 
 #: what a response is: a spike count per presentation (whole numbers >= 0) or a ΔF/F value (any finite number)
@@ -50,6 +53,8 @@ IMAGE_FORMATS = {"png": "PNG", "tiff": "TIFF", "bmp": "BMP"}
 BATCH_OPTIONS = {False: ("k", "population", "popsize"), True: ("shared_k", "k")}
 #: the trained digits network that ships with mango-pl (the default simulated animal)
 ASSET_CLASSIFIER = Path(__file__).resolve().parents[1] / "assets" / "digits_convsnn.pt"
+
+T = TypeVar("T")
 
 _KEYS = ("space", "method", "method_options", "budget", "cells", "targets", "shared", "batch_size", "repeats",
          "references", "normalize", "seed", "image", "responses", "simulate")
@@ -156,22 +161,29 @@ def batch_option(method: str, shared: bool) -> str:
                              f"({' or '.join(BATCH_OPTIONS[shared])}); remove batch_size to use the method's own")
 
 
-def _int(value: Any, key: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise SessionConfigError(f"{key} must be an int >= {low}, got {value!r}")
-    return value
+def check_config(check: Callable[..., T], key: str, value: Any, *args: Any, **kwargs: Any) -> T:
+    """``check(key, value, *args, **kwargs)``: a check of :mod:`mango_pl.checks` (the one place of the rule)
+    whose error is raised as a :class:`SessionConfigError` naming the config key.
+
+    Example:
+        >>> check_config(check_positive_int, "budget", 200)
+        200
+        >>> check_config(check_positive_int, "budget", 0)
+        Traceback (most recent call last):
+        ...
+        mango_pl.loop.config.SessionConfigError: budget must be a positive int, got 0
+    """
+    try:
+        return check(key, value, *args, **kwargs)
+    except ValueError as error:  # ArgumentTypeError is a ValueError too
+        raise SessionConfigError(str(error)) from error
 
 
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise SessionConfigError(f"{key} must be a positive number, got {value!r}")
-    return float(value)
-
-
-def _choice(value: Any, key: str, choices) -> str:
-    if value not in choices:
-        raise SessionConfigError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
-    return value
+def _index_list(value: Any, key: str, what: str, low: int | None = 0) -> list[int]:
+    """``value`` as a list of ints ``>= low`` (``what``: what an item is, e.g. ``a dataset index``)."""
+    if not isinstance(value, list):
+        raise SessionConfigError(f"{key} must be a list of ints ({what} each), got {value!r}")
+    return [check_config(check_int, f"{key}[{i}]", item, low, hint=what) for i, item in enumerate(value)]
 
 
 def _mapping(value: Any, key: str, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -198,11 +210,11 @@ def _class_spec(value: Any, key: str) -> dict[str, Any]:
 def _targets(value: Any, cells: int) -> tuple[tuple[int, ...], bool]:
     if value == "all":
         return tuple(range(cells)), True
-    if isinstance(value, int) and not isinstance(value, bool):
+    if is_int(value):
         value = [value]
-    if (not isinstance(value, list) or not value
-            or any(isinstance(c, bool) or not isinstance(c, int) for c in value)):
+    if not isinstance(value, list) or not value:
         raise SessionConfigError(f"targets must be a cell index, a list of cell indices or 'all', got {value!r}")
+    value = _index_list(value, "targets", "a cell index", low=None)
     bad = [c for c in value if not 0 <= c < cells]
     if bad:
         raise SessionConfigError(f"targets {bad} are not recorded cells: cells: {cells} records cells 0..{cells - 1}")
@@ -216,9 +228,7 @@ def _references(value: Any) -> ReferenceSettings:
     files = raw.get("files") or []
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise SessionConfigError(f"references.files must be a list of image paths, got {files!r}")
-    indices = raw.get("indices") or []
-    if not isinstance(indices, list) or any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in indices):
-        raise SessionConfigError(f"references.indices must be a list of dataset indices >= 0, got {indices!r}")
+    indices = _index_list(raw.get("indices") or [], "references.indices", "a dataset index")
     data = raw.get("data")
     if indices and data is None:
         raise SessionConfigError("references.indices needs references.data: the datamodule (class_path/init_args) "
@@ -227,7 +237,7 @@ def _references(value: Any) -> ReferenceSettings:
         data = _class_spec(data, "references.data")
         if not indices:
             raise SessionConfigError("references.data needs references.indices: which of its images to show")
-    split = _choice(raw.get("split", "val"), "references.split", ("train", "val", "test"))
+    split = check_config(check_choice, "references.split", raw.get("split", "val"), ("train", "val", "test"))
     return ReferenceSettings(tuple(files), data, split, tuple(indices))
 
 
@@ -236,10 +246,11 @@ def _image(value: Any) -> ImageSettings:
     size = raw.get("size")
     channels = raw.get("channels")
     if size is not None:
-        _int(size, "image.size", 4)
-    if channels not in (None, 1, 3):
-        raise SessionConfigError(f"image.channels must be 1 (gray) or 3 (RGB), got {channels!r}")
-    fmt = _choice(raw.get("format", "png"), "image.format", tuple(IMAGE_FORMATS))
+        check_config(check_int, "image.size", size, 4, hint="pixels per side; leave it out: the space's own")
+    if channels is not None:
+        check_config(check_choice, "image.channels", channels, (1, 3),
+                 hint="1 = gray, 3 = RGB; leave it out: the space's own")
+    fmt = check_config(check_choice, "image.format", raw.get("format", "png"), tuple(IMAGE_FORMATS))
     return ImageSettings(size, channels, fmt)
 
 
@@ -252,18 +263,19 @@ def _simulation(value: Any, cells: int) -> SimulationSettings | None:
     defaults = SimulationSettings()
     units = raw.get("units")
     if units is not None:
-        if (not isinstance(units, list) or any(isinstance(u, bool) or not isinstance(u, int) or u < 0 for u in units)
-                or len(units) != cells):
+        if not isinstance(units, list) or len(units) != cells:
             raise SessionConfigError(f"simulate.units must list one unit index >= 0 per recorded cell ({cells}), "
                                      f"got {units!r}")
-        units = tuple(units)
+        units = tuple(_index_list(units, "simulate.units", "a unit of simulate.layer"))
     checkpoint = raw.get("checkpoint", defaults.checkpoint)
     layer = raw.get("layer", defaults.layer)
     if not isinstance(checkpoint, str) or not isinstance(layer, str):
         raise SessionConfigError("simulate.checkpoint and simulate.layer must be strings (a checkpoint path and a "
                                  "dotted layer name such as lif3)")
-    return SimulationSettings(checkpoint, layer, units, _number(raw.get("window", defaults.window), "simulate.window"),
-                              _int(raw.get("seed", 0), "simulate.seed", 0), str(raw.get("network_attr", "model")))
+    window = check_config(check_positive_number, "simulate.window", raw.get("window", defaults.window),
+                      hint="expected spikes at activation 1")
+    seed = check_config(check_non_negative_int, "simulate.seed", raw.get("seed", 0))
+    return SimulationSettings(checkpoint, layer, units, window, seed, str(raw.get("network_attr", "model")))
 
 
 def parse_session_config(raw: Any, sha256: str = "") -> SessionConfig:
@@ -283,11 +295,10 @@ def parse_session_config(raw: Any, sha256: str = "") -> SessionConfig:
     if missing:
         raise SessionConfigError(f"the session config lacks {', '.join(missing)}; see `mango-pl loop init --help` "
                                  f"for an example")
-    cells = _int(raw["cells"], "cells")
+    cells = check_config(check_positive_int, "cells", raw["cells"], hint="cells the rig records")
     targets, shared = _targets(raw["targets"], cells)
     if "shared" in raw:
-        if not isinstance(raw["shared"], bool):
-            raise SessionConfigError(f"shared must be true or false, got {raw['shared']!r}")
+        check_config(check_bool, "shared", raw["shared"], hint="true: one population search with shared stimuli")
         if shared and not raw["shared"]:
             raise SessionConfigError("targets: all searches with shared stimuli; give a list of targets for separate "
                                      "searches, or drop shared: false")
@@ -311,18 +322,22 @@ def parse_session_config(raw: Any, sha256: str = "") -> SessionConfig:
                                  f"options: {', '.join(valid_options)}")
     batch_size = raw.get("batch_size")
     if batch_size is not None:
-        _int(batch_size, "batch_size")
+        check_config(check_positive_int, "batch_size", batch_size,
+                 hint="stimuli per target cell and batch; population mode: per batch")
         name = batch_option(method, shared)
         if name in options:
             raise SessionConfigError(f"batch_size and method_options.{name} both set the batch size; keep one")
-    seed = _int(raw.get("seed", 0), "seed", 0)
+    seed = check_config(check_non_negative_int, "seed", raw.get("seed", 0))
     config = SessionConfig(
-        space=_class_spec(raw["space"], "space"), budget=_int(raw["budget"], "budget"), cells=cells,
-        targets=targets, shared=shared, method=method, method_options=dict(options), batch_size=batch_size,
-        repeats=_int(raw.get("repeats", 1), "repeats"), references=_references(raw.get("references")),
-        normalize=_choice(raw.get("normalize", "none"), "normalize", NORMALIZATIONS), seed=seed,
-        image=_image(raw.get("image")), responses=_choice(raw.get("responses", "spike_counts"), "responses",
-                                                          RESPONSE_KINDS),
+        space=_class_spec(raw["space"], "space"),
+        budget=check_config(check_positive_int, "budget", raw["budget"],
+                        hint="stimuli per target cell; population mode: in all"),
+        cells=cells, targets=targets, shared=shared, method=method, method_options=dict(options), batch_size=batch_size,
+        repeats=check_config(check_positive_int, "repeats", raw.get("repeats", 1), hint="presentations of each stimulus"),
+        references=_references(raw.get("references")),
+        normalize=check_config(check_choice, "normalize", raw.get("normalize", "none"), NORMALIZATIONS), seed=seed,
+        image=_image(raw.get("image")),
+        responses=check_config(check_choice, "responses", raw.get("responses", "spike_counts"), RESPONSE_KINDS),
         simulate=_simulation(raw.get("simulate"), cells), sha256=sha256)
     if config.normalize != "none" and not config.references.count:
         raise SessionConfigError(f"normalize: {config.normalize} divides out drift with the references' responses; "

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING
 import mango_pl
 from mango_pl.loop import asking, findings, telling
 from mango_pl.loop.batch import Batch
-from mango_pl.loop.config import (SessionConfig, SessionConfigError, instantiate, load_session_config,
+from mango_pl.checks import check_choice
+from mango_pl.loop.config import (SessionConfig, SessionConfigError, check_config, instantiate, load_session_config,
                                   parse_session_yaml)
 from mango_pl.loop.errors import SessionError
 from mango_pl.loop.files import write_new_file
@@ -125,9 +126,8 @@ class Session(SessionState):
         config = parse_session_yaml(data, str(config_path))
         space = load_space(config)
         channels, size = space.channels, space.image_size
-        if channels not in (1, 3):
-            raise SessionConfigError(f"image.channels: the space makes {channels}-channel images; set image.channels "
-                                     f"to 1 or 3")
+        check_config(check_choice, "image.channels", channels, (1, 3),
+                     hint=f"the space makes {channels}-channel images; set image.channels to 1 or 3")
         try:
             render_stimuli(space, [tuple([0] * space.grid.d)], config.image.format)
         except (RuntimeError, ValueError, TypeError) as error:
