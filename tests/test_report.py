@@ -118,6 +118,7 @@ def test_every_figure_is_drawn_as_a_png_with_its_csv_and_listed_in_the_page(repo
         assert figure.csvs and all(path.is_file() and read_csv(path) for path in figure.csvs)
         assert f'src="{figure.png.name}"' in page and figure.title in page
         assert escape(figure.caption) in page
+    assert '<a href="units.html">' in page and report.units == report.output / "units.html"  # the unit page
 
 
 def test_activation_vs_queries_ends_at_the_mean_running_max_of_the_histories(run, report):
