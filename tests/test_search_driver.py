@@ -95,7 +95,8 @@ def test_misuse_and_bad_values_are_clear_errors():
     assert run.queries == 0  # nothing was counted
     run.tell(index, torch.zeros(2, 4))
     assert run.queries == 4
-    with pytest.raises(ValueError, match=r"record_at takes query counts between 1 and the budget \(10\), got 11"):
+    with pytest.raises(ValueError, match=r"record_at mark must be an int in 1\.\.10 "
+                                         r"\(a query count, from 1 to the budget 10\), got 11"):
         SearchRun("random", d=3, n=4, budget=10, record_at=[11])
     with pytest.raises(ValueError, match="max_steps"):
         RunPlan(max_steps=0)

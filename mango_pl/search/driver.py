@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mango_pl.checks import check_positive_int
+from mango_pl.checks import check_int, check_positive_int
 from mango_pl.search.base import Searcher, check_finite
 from mango_pl.search.features import GridFeatures
 from mango_pl.search.registry import make_searcher
@@ -115,11 +115,8 @@ def _as_values(raw: Any, shape: tuple[int, int], device: torch.device, shared: b
 
 
 def _check_record_at(record_at: Sequence[int], budget: int) -> list[int]:
-    marks = []
-    for mark in record_at:
-        if isinstance(mark, bool) or not isinstance(mark, int) or not 1 <= mark <= budget:
-            raise ValueError(f"record_at takes query counts between 1 and the budget ({budget}), got {mark!r}")
-        marks.append(mark)
+    marks = [check_int("a record_at mark", mark, 1, budget, hint=f"a query count, from 1 to the budget {budget}")
+             for mark in record_at]
     return sorted(set(marks))
 
 
@@ -169,8 +166,7 @@ class SearchRun:
     def __init__(self, method: str | Searcher, d: int, n: int, budget: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, shared: bool = False, start: Tensor | None = None,
                  features: GridFeatures | None = None, record_at: Sequence[int] = (), **options: Any):
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
-            raise ValueError(f"budget must be a positive int (objective evaluations per problem), got {budget!r}")
+        budget = check_positive_int("budget", budget, hint="objective evaluations per problem")
         check_positive_int("problems", problems)
         self.marks = _check_record_at(record_at, budget)
         self.budget, self.problems, self.d, self.shared = budget, problems, d, bool(shared)
