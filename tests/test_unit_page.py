@@ -134,6 +134,18 @@ def test_the_unit_page_is_linked_from_the_index_and_small(grayscale_run):
         assert sprite.size == (2 * SIDE, 2 * 2 * SIDE)
 
 
+def test_overwriting_a_report_removes_the_sprites_of_layers_gone(grayscale_run, tmp_path):
+    root, report = grayscale_run
+    shutil.copytree(report.output, tmp_path / "out")
+    for epoch in (0, 1, 2):  # the same run without layer1.0.sn1
+        target = mei_path(tmp_path / "run" / "meis", epoch, "sn1")
+        target.parent.mkdir(parents=True)
+        shutil.copy2(mei_path(root / "meis", epoch, "sn1"), target)
+    again = write_report(tmp_path / "run", tmp_path / "out", overwrite=True, figures=())
+    assert sorted(p.name for p in (again.output / DATA_FOLDER).iterdir()) == [DATA_SCRIPT, "layer0.png"]
+    assert (again.output / PAGE).read_bytes() == report.units.read_bytes()  # the page is the same for every run
+
+
 @needs_browser
 def test_a_unit_opened_by_its_hash_shows_its_meis_captions_and_status(grayscale_run, tmp_path):
     started = time.perf_counter()
