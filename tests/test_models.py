@@ -338,6 +338,29 @@ def test_vqvae_default_grid_is_64_positions_of_512_codes():
     assert images.shape == (2, 1, 32, 32)
 
 
+def test_vqvae_grid_features_are_its_codebook_as_a_plain_tensor():
+    vq = tiny_vqvae()
+    table = vq.grid_features()
+    assert type(table) is torch.Tensor and table.dtype == torch.float64 and not table.requires_grad
+    assert torch.equal(table, vq.quantizer.codebook.double())
+
+
+def test_models_import_no_layer_above_them():
+    """DESIGN: models are plain nn.Modules (torch, spikingjelly, snntorch, torchvision, mango_pl.checks)."""
+    import ast
+    from pathlib import Path
+
+    import mango_pl.models
+
+    allowed = ("mango_pl.models", "mango_pl.checks", "mango_pl.lazy_exports")
+    for path in sorted(Path(mango_pl.models.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith("mango_pl") or name.startswith(allowed), f"{path.name} imports {name}"
+
+
 def test_ema_codebook_updates_in_train_mode_only():
     torch.manual_seed(0)
     vq = tiny_vqvae()

@@ -60,7 +60,7 @@ def test_use_features_checks_the_grid_and_comes_before_the_first_ask():
 def test_spaces_give_their_grid_meaning():
     vqvae = load_generator(VQVAE)
     features = GeneratorSpace(vqvae).grid_features()
-    assert torch.equal(features.table, vqvae.quantizer.codebook.double())
+    assert isinstance(features, GridFeatures) and torch.equal(features.table, vqvae.quantizer.codebook.double())
     latent = GeneratorSpace(PlantedGenerator(n=8)).grid_features()
     assert torch.allclose(latent.table[:, 0], torch.linspace(0, 1, 8, dtype=torch.float64))
 

@@ -7,7 +7,6 @@ from torch import Tensor, nn
 from mango_pl.models.grid import Grid
 from mango_pl.models.normalization import check_images
 from mango_pl.models.vector_quantizer import EMAVectorQuantizer
-from mango_pl.search.features import GridFeatures
 
 
 class ResidualStack(nn.Module):
@@ -126,10 +125,11 @@ class VQVAE(nn.Module):
         codes = self.quantizer.lookup(index.reshape(-1, self.latent_positions).to(self.quantizer.codebook.device))
         return codes.reshape(index.reshape(-1, self.latent_positions).shape[0], -1)
 
-    def grid_features(self) -> GridFeatures:
-        """What each code number stands for: the codebook, ``[num_codes, code_dim]`` (the same table
-        at every position), for searchers that model a unit's response on it."""
-        return GridFeatures(self.quantizer.codebook.detach().double(), "vqvae codebook")
+    def grid_features(self) -> Tensor:
+        """What each code number stands for: the codebook, float64 ``[num_codes, code_dim]`` (the same
+        table at every position), detached. A :class:`~mango_pl.stimuli.GeneratorSpace` hands it to
+        searchers that model a unit's response on it (``space.grid_features()``, a ``GridFeatures``)."""
+        return self.quantizer.codebook.detach().double()
 
     def decode(self, index: Tensor) -> Tensor:
         """Code indices ``LongTensor[..., latent_positions]`` (any device; e.g. ``[N, 64]``) -> images

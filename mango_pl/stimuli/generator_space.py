@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from mango_pl.models.grid import Grid
 from mango_pl.models.precision import converted_copy, module_device, module_dtype
+from mango_pl.search.features import GridFeatures
 from mango_pl.stimuli.space import StimulusSpace
 
 #: How to make the generator checkpoint the digits examples use.
@@ -151,13 +152,18 @@ class GeneratorSpace(StimulusSpace):
             return vectors.reshape(flat.shape[0], -1).to("cpu", torch.float32)
         return super().latents(flat)
 
-    def grid_features(self):
-        """``generator.grid_features()`` if the generator has it (a VQ-VAE: its codebook vectors), else
+    def grid_features(self) -> GridFeatures | None:
+        """The generator's own table if it has ``grid_features()`` (a VQ-VAE: its codebook vectors,
+        ``[num_codes, code_dim]``; a table ``[n, e]`` or ``[d, n, e]``, or a ``GridFeatures``), else
         the grid's values (an SN-GAN: the latent value of each grid point); see
-        :meth:`StimulusSpace.grid_features`."""
+        :meth:`StimulusSpace.grid_features`. Models return a plain tensor (they know nothing of
+        searchers); the space makes it a :class:`~mango_pl.search.features.GridFeatures`."""
         own = getattr(self.generator, "grid_features", None)
         if callable(own):
-            return own()
+            table = own()
+            if isinstance(table, GridFeatures):
+                return table
+            return GridFeatures(table, f"{type(self.generator).__name__} grid features")
         return super().grid_features()
 
     def _moved(self) -> None:
