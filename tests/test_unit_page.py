@@ -67,7 +67,7 @@ def caption(report, m: int, u: int) -> str:
 def browse(url: str, profile: Path, *action: str) -> subprocess.CompletedProcess:
     command = [BROWSER, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--disable-extensions",
                f"--user-data-dir={profile}", "--virtual-time-budget=2000", *action, url]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     return done
 
@@ -75,7 +75,7 @@ def browse(url: str, profile: Path, *action: str) -> subprocess.CompletedProcess
 def dom_parts(dom: str) -> dict:
     """What the test reads from the rendered page."""
     def options(select_id: str) -> list[tuple[str, bool]]:
-        select = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', dom, re.S).group(1)
+        select = re.search(rf'<select id="{select_id}"[^>]*>(.*?)</select>', dom, re.DOTALL).group(1)
         return [(unescape(text), "selected" in attributes)
                 for attributes, text in re.findall(r"<option([^>]*)>(.*?)</option>", select)]
 
@@ -86,16 +86,16 @@ def dom_parts(dom: str) -> dict:
         "cells": len(re.findall(r'<td class="cell">', dom)),
         "missing": len(re.findall(r'<td class="missing">not searched</td>', dom)),
         "images": len(re.findall(r'<div class="mei"', dom)),
-        "status": unescape(re.sub(r"<[^>]+>", "", re.search(r'<p id="status"[^>]*>(.*?)</p>', dom, re.S).group(1))),
+        "status": unescape(re.sub(r"<[^>]+>", "", re.search(r'<p id="status"[^>]*>(.*?)</p>', dom, re.DOTALL).group(1))),
         "headers": [unescape(text) for text in re.findall(r"<th>(.*?)</th>", dom)],
     }
 
 
 @pytest.fixture(scope="module")
 def grayscale_run(tmp_path_factory):
-    """Two methods; ``sn1`` searched at epochs 0, 1, 2, ``layer1.0.sn1`` only at 0 and 2. Unit 1 of sn1
-    is selective for class 2 at epoch 0 and class 5 at epoch 2 (labile, first strong at 0); unit 2 for
-    class 7 at epochs 1 and 2 (stable, first strong at 1)."""
+    """Two methods; ``sn1`` searched at epochs 0, 1, 2, ``layer1.0.sn1`` only at 0 and 2. Unit 1 of
+    sn1 is selective for class 2 at epoch 0 and class 5 at epoch 2 (labile, first strong at 0); unit 2
+    for class 7 at epochs 1 and 2 (stable, first strong at 1)."""
     root = tmp_path_factory.mktemp("unit_page") / "run"
     settings = SearchSettings(methods=("tt-s", "random"))
     planted = {0: {1: (0.95, 2)}, 1: {2: (0.9, 7)}, 2: {1: (0.97, 5), 2: (0.92, 7)}}

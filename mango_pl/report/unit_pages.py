@@ -16,6 +16,7 @@ an epoch leaves its cell empty ("not searched").
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def data_script(run: ReportRun, layers: list[dict], threshold: float) -> str:
     return f"window.MANGO_UNITS = {head}, \"layers\": [\n{body}\n]}};\n"
 
 
-def _write(path: Path, write) -> Path:
+def _write(path: Path, write: Callable[[Path], None]) -> Path:
     """``write(temporary path)`` beside ``path``, then rename it into place (as the figures are written)."""
     write_atomically(path, write, durable=False, overwrite=True)
     return path
@@ -131,7 +132,7 @@ def write_unit_page(run: ReportRun, output: Path) -> UnitPage:
         layers.append(data)
         picture = Image.fromarray(sprite[..., 0] if sprite.shape[-1] == 1 else sprite)
         sprites.append(_write(folder / sprite_name(position),
-                              lambda path: picture.save(path, format="PNG", optimize=True)))
+                              lambda path, picture=picture: picture.save(path, format="PNG", optimize=True)))
     for stale in folder.glob("layer*.png"):
         if stale not in sprites:
             stale.unlink()
@@ -149,11 +150,11 @@ body { font-family: system-ui, sans-serif; max-width: 1400px; margin: 1.5em auto
 h1 { font-size: 1.5em; } p.summary, p.help { color: #555; font-size: 0.9em; }
 form { display: flex; gap: 1em; align-items: center; flex-wrap: wrap; }
 #status { font-size: 1.05em; } #status .kind { font-weight: bold; }
-table { border-collapse: collapse; margin-top: 0.8em; }
+div.scroll { overflow-x: auto; } table { border-collapse: collapse; margin-top: 0.8em; }
 th, td { border: 1px solid #ddd; padding: 4px 6px; text-align: center; vertical-align: top; }
 th { background: #f4f4f4; font-weight: normal; }
 div.mei { image-rendering: pixelated; background-repeat: no-repeat; margin: 0 auto; border: 1px solid #ccc; }
-div.caption { font-size: 0.85em; font-family: ui-monospace, monospace; white-space: nowrap; margin-top: 2px; }
+div.caption { font-size: 0.8em; font-family: ui-monospace, monospace; white-space: nowrap; margin-top: 2px; }
 td.missing { color: #999; font-size: 0.85em; vertical-align: middle; }
 p.error { color: #a33; }
 </style></head><body>
@@ -168,7 +169,7 @@ p.error { color: #a33; }
 <a id="link" href="#">link to this unit</a>
 </form>
 <p id="status"></p>
-<table id="meis"></table>
+<div class="scroll"><table id="meis"></table></div>
 <p class="help">Rows: search runs; columns: the epochs the layer was searched at. Caption: a&lt;activation of the
 unit by its MEI&gt; &middot; &lt;the network's top class for the MEI&gt; (&lt;its probability&gt;).</p>
 <noscript><p class="error">This page needs JavaScript.</p></noscript>
@@ -306,7 +307,10 @@ unit by its MEI&gt; &middot; &lt;the network's top class for the MEI&gt; (&lt;it
     if (u >= 0 && u < data.layers[k].units.length) { current = { layer: k, unit: u }; render(); }
   }
 
-  layerSelect.addEventListener("change", function () { current = { layer: Number(layerSelect.value), unit: 0 }; render(); });
+  layerSelect.addEventListener("change", function () {
+    current = { layer: Number(layerSelect.value), unit: 0 };
+    render();
+  });
   unitSelect.addEventListener("change", function () { current.unit = Number(unitSelect.value); render(); });
   el("prev").addEventListener("click", function () { step(-1); });
   el("next").addEventListener("click", function () { step(1); });
