@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from mango_pl.checks import check_positive_int
+from mango_pl.checks import check_non_negative_int, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,10 @@ class ParallelSettings:
         check_positive_int("`num_nodes`", self.num_nodes, hint="machines")
         devices = self.devices
         if isinstance(devices, (list, tuple)):
-            if not devices or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in devices):
-                raise ValueError(f"`devices` as a list must name device indices >= 0, got {list(devices)}")
-            object.__setattr__(self, "devices", tuple(devices))
+            if not devices:
+                raise ValueError("`devices` as a list must name at least one device index, got []")
+            object.__setattr__(self, "devices", tuple(check_non_negative_int("`devices`: a device index", d)
+                                                      for d in devices))
         elif devices != "auto":
             check_positive_int("`devices`", devices, hint="processes per node, 'auto', or a list of indices")
 

@@ -16,7 +16,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from mango_pl.analysis import SelectivityThresholds
-from mango_pl.checks import check_non_negative_int
+from mango_pl.checks import check_non_negative_int, check_positive_int, is_int
 from mango_pl.mei.parallel import share_of
 from mango_pl.mei.results import SearchSettings
 from mango_pl.probe.settings import ProbeSettings
@@ -38,16 +38,15 @@ def unit_lists(layers: Sequence[str], units: Units) -> dict[str, list[int]]:
             spec = units[layer]
         else:
             spec = units
-        if isinstance(spec, bool):
-            raise ValueError(f"`units` for layer {layer!r} must be a count or a list of channels, got {spec!r}")
-        if isinstance(spec, int):
-            if spec < 1:
-                raise ValueError(f"`units` for layer {layer!r} must be ≥ 1, got {spec}")
-            out[layer] = list(range(spec))
+        name = f"`units` for layer {layer!r}"
+        if is_int(spec):
+            out[layer] = list(range(check_positive_int(name, spec, hint="a count of channels from 0")))
             continue
-        chosen = [int(u) for u in spec]
-        if not chosen or min(chosen) < 0 or len(set(chosen)) != len(chosen):
-            raise ValueError(f"`units` for layer {layer!r} must be distinct channel indices ≥ 0, got {chosen}")
+        if isinstance(spec, (bool, str)) or not isinstance(spec, Sequence):
+            raise ValueError(f"{name} must be a count or a list of channels, got {spec!r}")
+        chosen = [check_non_negative_int(f"{name}: a channel", u) for u in spec]
+        if not chosen or len(set(chosen)) != len(chosen):
+            raise ValueError(f"{name} must be distinct channel indices >= 0, got {chosen}")
         out[layer] = chosen
     return out
 
