@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist (the default, see pyproject.toml): one worker per core, so each worker's torch gets one
+    # thread; more would only contend with the other workers for the same cores
+    torch.set_num_threads(1)
 
 
 @pytest.fixture

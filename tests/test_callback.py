@@ -83,11 +83,21 @@ def _tiny_spiking_fit(tmp_path: Path, logger, methods=("tt-s", "random"), budget
     return mei, trainer, module
 
 
-def test_tensorboard_event_file_holds_mei_images_scalars_and_histograms(tmp_path):
+@pytest.fixture(scope="module")
+def tensorboard_fit(tmp_path_factory):
+    """One tiny spiking fit with a TensorBoard logger, read (never changed) by the two tests below (one
+    pytest-xdist group: they run on one worker, so the fit is made once)."""
+    folder = tmp_path_factory.mktemp("tensorboard_fit")
+    logger = TensorBoardLogger(save_dir=str(folder), name="tb")
+    mei, trainer, module = _tiny_spiking_fit(folder, logger)
+    return logger, mei, module
+
+
+@pytest.mark.xdist_group("callback_tensorboard_fit")
+def test_tensorboard_event_file_holds_mei_images_scalars_and_histograms(tensorboard_fit):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb")
-    mei, trainer, _ = _tiny_spiking_fit(tmp_path, logger)
+    logger, mei, _ = tensorboard_fit
     events = EventAccumulator(logger.log_dir, size_guidance={"images": 0, "scalars": 0, "histograms": 0})
     events.Reload()
     tags = events.Tags()
@@ -105,9 +115,9 @@ def test_tensorboard_event_file_holds_mei_images_scalars_and_histograms(tmp_path
     assert "val/acc" in tags["scalars"]  # MEI scalars sit next to the accuracy
 
 
-def test_saved_mei_files_load_and_hold_what_they_claim(tmp_path):
-    logger = TensorBoardLogger(save_dir=str(tmp_path), name="tb")
-    mei, trainer, module = _tiny_spiking_fit(tmp_path, logger)
+@pytest.mark.xdist_group("callback_tensorboard_fit")
+def test_saved_mei_files_load_and_hold_what_they_claim(tensorboard_fit):
+    logger, mei, module = tensorboard_fit
     path = Path(logger.log_dir) / "meis" / "epoch=0000" / "layer1.0.sn1.pt"
     assert torch.load(path, weights_only=False)["format"] == "mango-pl-meis"
     saved = load_meis(path)

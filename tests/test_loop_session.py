@@ -17,7 +17,8 @@ from tests.loop_helpers import journal_without_times, loop, simulated_config
 CRASH_BUDGET = 60  # three batches of 20
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+#: one pytest-xdist worker runs the module: the uninterrupted session (a module fixture) is run once
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.xdist_group("loop_session")]
 
 
 def test_simulated_session_beats_as_many_random_stimuli(tmp_path):

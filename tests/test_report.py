@@ -33,6 +33,8 @@ LABELS = ["tt-s", "random"]
 EPOCHS = [0, 1, 2]
 UNITS, BUDGET = 4, 24
 ALL_FIGURES = {kind.name for kind in FIGURES}
+#: every test on one pytest-xdist worker: the module's fit (``run``) is made once, not once per worker
+pytestmark = pytest.mark.xdist_group("report_run")
 
 
 class AccuracyRecorder(pl.Callback):

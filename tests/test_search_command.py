@@ -95,8 +95,10 @@ def test_search_over_checkpoints_equals_the_callbacks_meis(tmp_path):
 def test_killed_search_reruns_only_the_unfinished_layer(tmp_path):
     _fit(tmp_path / "plain", epochs=2)
     out = tmp_path / "search"
+    # budget 40: each layer search still takes over a second, time enough for the kill to land between
+    # the first layer's file and the last's (the 50 ms polls below)
     args = [sys.executable, "-m", "mango_pl.cli", "search", "--checkpoints", str(tmp_path / "plain" / "ckpt"),
-            "--layers", "[sn1, layer1.0.sn1, layer2.0.sn1]", "--units", "3", "--budget", "150", "--output", str(out),
+            "--layers", "[sn1, layer1.0.sn1, layer2.0.sn1]", "--units", "3", "--budget", "40", "--output", str(out),
             "--progress", "false", *SPACE_ARGS, *MODEL_ARGS]
     process = subprocess.Popen(args, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -115,18 +117,26 @@ def test_killed_search_reruns_only_the_unfinished_layer(tmp_path):
     assert f"{6 - len(first)} layer searches written, {len(first)} found done and kept" in run.stdout
 
 
+@pytest.fixture(scope="module")
+def one_epoch_checkpoints(tmp_path_factory):
+    """The checkpoint folder of a one-epoch fit, made once for the bad-input cases (none writes to it)."""
+    root = tmp_path_factory.mktemp("plain")
+    _fit(root, epochs=1)
+    return root / "ckpt"
+
+
 @pytest.mark.parametrize("args,match", [
     (["--checkpoints", "nowhere/*.ckpt"], "no checkpoint matches 'nowhere/\\*.ckpt'"),
     (["--checkpoints", str(ROOT / ASSET_GENERATOR)], "is a stimulus generator .*not a classifier checkpoint"),
     (["--layers", "[nolayer]"], "unknown layer 'nolayer'"),
     (["--space.init_args.channels", "3"], "failed: .*adapt the space"),
 ])
-def test_bad_input_is_a_one_line_error_before_any_search(tmp_path, args, match):
+def test_bad_input_is_a_one_line_error_before_any_search(tmp_path, request, args, match):
     import re
 
-    if not (tmp_path / "plain").exists():
-        _fit(tmp_path / "plain", epochs=1)
-    base = {"--checkpoints": str(tmp_path / "plain" / "ckpt"), "--layers": "[sn1]"}
+    # the cases that give their own (bad) --checkpoints need no trained one
+    plain = None if args[0] == "--checkpoints" else request.getfixturevalue("one_epoch_checkpoints")
+    base = {"--checkpoints": str(plain), "--layers": "[sn1]"}
     space_args = args if args[0].startswith("--space") else []
     if not space_args:
         base.update(zip(args[::2], args[1::2]))
