@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 SEARCH_CONFIGS = sorted((REPO / "configs").rglob("search.yaml"))
 CONFIGS = sorted(set((REPO / "configs").rglob("*.yaml")) - set(SEARCH_CONFIGS))
 #: MEI-tracking runs: the callback needs its generator checkpoint (the shipped one for digits, run from the repo)
-TRACKING_CONFIGS = sorted((REPO / "configs").rglob("mei_tracking.yaml"))
+TRACKING_CONFIGS = sorted((REPO / "configs").rglob("mei_tracking.yaml")) + [REPO / "configs/digits/paper_study.yaml"]
 #: configs of this package's own experiments (demo.yaml also needs the MEI callback and the shipped generator)
 EXPERIMENT_CONFIGS = [c for c in CONFIGS if c.parent.name != "configs" and c not in TRACKING_CONFIGS]
 
@@ -99,6 +99,19 @@ def test_mei_tracking_configs_search_nine_layers_and_keep_every_epoch(monkeypatc
     # without its trained SN-GAN the CIFAR-10 run stops at once, saying how to make it
     with pytest.raises(ValueError, match=r"(?s)not found.*mango-pl fit --config configs/<dataset>/sngan.yaml"):
         MangoCLI(args=["--config", str(REPO / "configs/cifar10/mei_tracking.yaml")], run=False)
+
+
+def test_the_paper_study_config_searches_nine_layers_of_32_units_with_the_default_three_times(monkeypatch):
+    from mango_pl.search import DEFAULT_METHOD
+
+    monkeypatch.chdir(REPO)  # it reads the shipped generator relative to the repository
+    cli = MangoCLI(args=["--config", str(REPO / "configs/digits/paper_study.yaml")], run=False)
+    mei = next(c for c in cli.trainer.callbacks if type(c).__name__ == "MEISearchCallback")
+    assert len(mei.layers) == 9 and mei.layers[0] == "sn1" and mei.layers[-1] == "layer4.1.sn2"
+    assert all(len(units) >= 32 for units in mei.request.units.values())
+    assert mei.labels == [f"{DEFAULT_METHOD}#{r}" for r in (1, 2, 3)]
+    assert mei.epochs[0] == 0 and len(mei.epochs) >= 8 and mei.epochs[-1] == cli.trainer.max_epochs - 1
+    assert cli.trainer.checkpoint_callback.save_top_k == -1 and cli.trainer.checkpoint_callback._every_n_epochs == 1
 
 
 def test_cifar10_configs_follow_the_paper():
