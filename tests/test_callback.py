@@ -15,6 +15,9 @@ from mango_pl.search import DEFAULT_METHOD
 from mango_pl.stimuli import GeneratorSpace
 from tests.mei_helpers import ASSET_GENERATOR, PlainClassifier, PlantedGenerator, planted_loader
 
+#: tiny networks and searches: one torch thread (as on a pytest-xdist worker) also when run in one process
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def _trainer(tmp_path: Path, callbacks, logger=None, max_epochs: int = 1, **kwargs) -> pl.Trainer:
     return pl.Trainer(
@@ -89,7 +92,12 @@ def tensorboard_fit(tmp_path_factory):
     pytest-xdist group: they run on one worker, so the fit is made once)."""
     folder = tmp_path_factory.mktemp("tensorboard_fit")
     logger = TensorBoardLogger(save_dir=str(folder), name="tb")
-    mei, trainer, module = _tiny_spiking_fit(folder, logger)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # (module fixtures come before the tests' one_thread)
+    try:
+        mei, trainer, module = _tiny_spiking_fit(folder, logger)
+    finally:
+        torch.set_num_threads(threads)
     return logger, mei, module
 
 
