@@ -32,6 +32,15 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+def _alone(args: list[str], capsys) -> str:
+    """One process, in this one (the same ``mango-pl search`` code without a second start-up): its output."""
+    from mango_pl.mei.command import main
+
+    capsys.readouterr()
+    assert main(args[4:]) == 0, capsys.readouterr().err[-3000:]
+    return capsys.readouterr().out
+
+
 def _same_files(one: Path, other: Path) -> None:
     ours, theirs = find_mei_files(one), find_mei_files(other)
     assert [p.relative_to(one) for p in ours] == [p.relative_to(other) for p in theirs] and ours
@@ -46,12 +55,11 @@ def _same_files(one: Path, other: Path) -> None:
         assert x.tracking.stable_fraction == y.tracking.stable_fraction
 
 
-def test_two_processes_write_the_files_of_one_and_a_killed_run_resumes_with_one_process(tmp_path):
+def test_two_processes_write_the_files_of_one_and_a_killed_run_resumes_with_one_process(tmp_path, capsys):
     _fit(tmp_path / "plain", epochs=2)
     checkpoints = tmp_path / "plain" / "ckpt"
-    layers = ["--layers", "[sn1, layer1.0.sn1, layer2.0.sn1]", "--budget", "60"]
-    alone = _run(_args(checkpoints, tmp_path / "one", *layers))
-    assert alone.returncode == 0, alone.stderr[-3000:]
+    layers = ["--layers", "[sn1, layer1.0.sn1, layer2.0.sn1]", "--budget", "40"]
+    _alone(_args(checkpoints, tmp_path / "one", *layers), capsys)
     two = _run(_args(checkpoints, tmp_path / "two", *layers, *TWO_PROCESSES))
     assert two.returncode == 0, two.stderr[-3000:]
     assert two.stdout.count("mango-pl search: 6 layer searches written") == 1  # process 0 reports, once
@@ -68,19 +76,17 @@ def test_two_processes_write_the_files_of_one_and_a_killed_run_resumes_with_one_
     process.wait()
     first = {p: p.stat().st_mtime_ns for p in find_mei_files(out)}
     assert 1 <= len(first) < 6, "the run should be killed after its first layer and before its last"
-    resumed = _run(_args(checkpoints, out, *layers))
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"{6 - len(first)} layer searches written, {len(first)} found done and kept" in resumed.stdout
+    resumed = _alone(_args(checkpoints, out, *layers), capsys)
+    assert f"{6 - len(first)} layer searches written, {len(first)} found done and kept" in resumed
     assert all(p.stat().st_mtime_ns == first[p] for p in first)  # nothing done was redone
     _same_files(tmp_path / "one", out)
 
 
-def test_two_processes_in_population_mode_search_whole_layers_and_write_the_files_of_one(tmp_path):
+def test_two_processes_in_population_mode_search_whole_layers_and_write_the_files_of_one(tmp_path, capsys):
     _fit(tmp_path / "plain", epochs=1)
     options = ["--layers", "[sn1, layer1.0.sn1, layer2.0.sn1]", "--budget", "24", "--shared", "true",
                "--methods", "[elite]", "--repeats", "2"]
-    alone = _run(_args(tmp_path / "plain" / "ckpt", tmp_path / "one", *options))
-    assert alone.returncode == 0, alone.stderr[-3000:]
+    _alone(_args(tmp_path / "plain" / "ckpt", tmp_path / "one", *options), capsys)
     two = _run(_args(tmp_path / "plain" / "ckpt", tmp_path / "two", *options, *TWO_PROCESSES))
     assert two.returncode == 0, two.stderr[-3000:]
     _same_files(tmp_path / "one", tmp_path / "two")
