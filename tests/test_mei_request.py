@@ -92,3 +92,15 @@ def test_shares_of_all_processes_are_the_request_and_search_to_the_same_meis(sha
                 assert torch.equal(part[layer].runs["elite"].index, whole[layer].runs["elite"].index[rows])
             elif chosen:
                 assert torch.equal(part[layer].runs["elite"].index, whole[layer].runs["elite"].index)
+
+
+def test_the_engine_says_how_to_pass_a_request_to_callers_of_the_old_signatures():
+    from mango_pl.mei import search_checkpoints, search_model
+
+    network = PlainClassifier(units=3)
+    with pytest.raises(TypeError, match=r"search_layers takes one MEIRequest, got dict"):
+        search_layers(network, {"features": [0, 1]}, _space(), SearchSettings(budget=10))
+    with pytest.raises(TypeError, match=r"search_checkpoints takes one MEIRequest after the checkpoints, got list"):
+        search_checkpoints("nowhere/*.ckpt", ["features"], _space(), "out")
+    with pytest.raises(TypeError, match=r"`probe` takes a ProbeSettings, got int"):
+        search_model(network, ["features"], _space(), 2, SearchSettings(budget=10), 3)

@@ -100,6 +100,9 @@ def test_misuse_and_bad_values_are_clear_errors():
         SearchRun("random", d=3, n=4, budget=10, record_at=[11])
     with pytest.raises(ValueError, match="max_steps"):
         RunPlan(max_steps=0)
+    with pytest.raises(TypeError, match=r"maximize takes max_steps, record_at in one plan: "
+                                        r"maximize\(\.\.\., plan=RunPlan\(max_steps=\.\.\., record_at=\.\.\.\)\)"):
+        maximize(lambda index: index.sum(-1).double(), "random", 3, 4, 10, record_at=[5], max_steps=2)
 
 
 def test_maximize_takes_at_most_twelve_parameters():

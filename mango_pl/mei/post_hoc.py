@@ -65,6 +65,11 @@ def search_model(model: nn.Module, layers: Sequence[str] | MEIRequest, space=Non
                              "give them to MEIRequest, not to search_model")
         request = layers
     else:
+        for name, value, kind in (("settings", settings, SearchSettings), ("probe", probe, ProbeSettings),
+                                  ("thresholds", thresholds, SelectivityThresholds)):
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"search_model's `{name}` takes a {kind.__name__}, got {type(value).__name__} (batch "
+                                f"limit, centre-only, precision and device go in probe=ProbeSettings(...))")
         request = MEIRequest(tuple(layers), space, units, settings or SearchSettings(), probe or ProbeSettings(),
                              thresholds or SelectivityThresholds())
     for layer in request.layers:
@@ -145,6 +150,10 @@ def search_checkpoints(checkpoints: Sequence[str | Path], request: MEIRequest, o
     """
     from mango_pl.models.checkpoint import load_classifier
 
+    if not isinstance(request, MEIRequest):
+        raise TypeError(f"search_checkpoints takes one MEIRequest after the checkpoints, got "
+                        f"{type(request).__name__}: search_checkpoints(checkpoints, MEIRequest(layers, space, units, "
+                        f"settings, probe), output)")
     ranks = _ranks(parallel, request)
     request = _on(request, ranks)
     read = load or (lambda path: load_classifier(path))

@@ -201,6 +201,9 @@ def search_layers(network: nn.Module, request: MEIRequest, epoch: int = 0, progr
         units: ``{layer: channels}`` to search instead of ``request.units`` (a process's share, see
             :meth:`MEIRequest.share`; an empty list gives an empty result).
     """
+    if not isinstance(request, MEIRequest):
+        raise TypeError(f"search_layers takes one MEIRequest, got {type(request).__name__}: search_layers(network, "
+                        f"MEIRequest(layers, space, units, settings, ProbeSettings(batch_limit=..., precision=...)))")
     units = request.units if units is None else units
     probe = request.probe
     results = {}

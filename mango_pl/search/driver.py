@@ -356,6 +356,10 @@ def maximize(objective: Objective, method: str | Searcher, d: int, n: int, budge
         >>> res.history.shape
         torch.Size([1, 200])
     """
+    moved = sorted(set(options) & {"record_at", "max_steps", "progress"})
+    if moved:
+        raise TypeError(f"maximize takes {', '.join(moved)} in one plan: maximize(..., plan=RunPlan("
+                        f"{', '.join(f'{name}=...' for name in moved)})) (from mango_pl.search import RunPlan)")
     plan = plan or RunPlan()
     run = SearchRun(method, d, n, budget, problems, seed, device, shared, start, features, plan.record_at, **options)
     objective_seconds = 0.0
