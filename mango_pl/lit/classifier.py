@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn

@@ -23,7 +23,7 @@ from mango_pl.loop.header import SessionHeader
 from mango_pl.loop.journal import Journal
 from mango_pl.loop.statistics import Normalization, normalization, reference_means, stimulus_means, told_values
 from mango_pl.search import Searcher, SearchRun, make_searcher
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.search.seeding import unit_seeds
 
 #: the "layer" of a session's recorded cells for :func:`~mango_pl.search.seeding.unit_seeds` (cell ``c``

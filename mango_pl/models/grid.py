@@ -4,7 +4,7 @@ A grid belongs to a stimulus space: an SN-GAN latent grid maps index ``i`` of di
 the ``i``-th of ``n`` evenly spaced values on ``[low, high]`` (the paper: d=128, n=64 on [-4, 4]);
 a VQ-VAE code grid maps it to code ``i`` of the codebook (d=64 positions, n=512 codes). Searchers
 see ``d`` and ``n``, and, when they model a unit's response, what the values mean: the space's
-``grid_features()`` (a :class:`~mango_pl.search.features.GridFeatures` table, the vector each value
+``grid_features()`` (a :class:`~mango_pl.grid_features.GridFeatures` table, the vector each value
 of each coordinate stands for: an SN-GAN grid's latent values, a VQ-VAE's codebook vectors).
 
 The grid lives with the models because a generator carries its own (``generator.grid``);

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from spikingjelly.activation_based import layer
 from torch import Tensor, nn
 

@@ -8,7 +8,7 @@ same run driven by its caller (values from elsewhere, e.g. a rig), asked and tol
 from mango_pl.search.base import Searcher
 from mango_pl.search.random_searcher import RandomSearcher
 from mango_pl.search.driver import Checkpoint, RunPlan, SearchResult, SearchRun, maximize
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
 from mango_pl.search.registry import (DEFAULT_METHOD, available_methods, make_searcher, method_options,
                                       register_method, shared_methods, start_methods)

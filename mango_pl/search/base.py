@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from mango_pl.checks import check_int, check_positive_int
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.search.seeding import Seeds, problem_seeds
 
 
@@ -89,7 +89,7 @@ class Searcher(ABC):
         False) keep it and ignore it.
 
         Raises:
-            TypeError: ``features`` is not a :class:`~mango_pl.search.features.GridFeatures`.
+            TypeError: ``features`` is not a :class:`~mango_pl.grid_features.GridFeatures`.
             ValueError: its table does not fit this grid.
             RuntimeError: the search has already started.
         """

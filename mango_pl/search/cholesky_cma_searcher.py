@@ -50,7 +50,7 @@ from torch import Tensor
 
 from mango_pl.checks import check_int, check_number, check_positive_int, check_positive_number
 from mango_pl.search.base import Searcher
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.search.genetic_searcher import default_latent_scale
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 

@@ -42,7 +42,7 @@ from torch import Tensor
 from mango_pl.checks import check_int, check_number, check_positive_number
 from mango_pl.search.base import Searcher
 from mango_pl.search.cma_searcher import _one_blas_thread
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.search.seeding import Seeds, seed_int
 
 

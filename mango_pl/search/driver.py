@@ -19,7 +19,7 @@ from torch import Tensor
 
 from mango_pl.checks import check_int, check_positive_int
 from mango_pl.search.base import Searcher, check_finite
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.search.registry import make_searcher
 from mango_pl.search.seeding import Seeds
 

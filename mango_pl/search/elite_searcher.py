@@ -258,7 +258,7 @@ class EliteSearcher(Searcher):
 
     def _children(self, K: int) -> dict[str, Tensor]:
         """``K`` children per problem: ``index [P, K, d]``, their parent's score, the kind of change."""
-        P, d, n = self.problems, self.d, self.n
+        d, n = self.d, self.n
         first, parent_score = self._parents(K)
         second, _ = self._parents(K)
         mix = (self._rng.uniform(K) < self.crossover).unsqueeze(-1) & (self._rng.uniform(K, d) < 0.5)

@@ -2,7 +2,7 @@
 
 :class:`ResponseModel` is Bayesian linear regression on random Fourier features (RFF, Rahimi &
 Recht 2007: a finite approximation of a Gaussian process with an RBF kernel) of what a grid
-point means (:class:`~mango_pl.search.features.GridFeatures`: SN-GAN latent values, VQ-VAE
+point means (:class:`~mango_pl.grid_features.GridFeatures`: SN-GAN latent values, VQ-VAE
 codebook vectors). It predicts a mean and an uncertainty for many candidate stimuli at a cost far
 below one measurement, which is what a searcher needs to screen candidates before it spends a
 real query on them.
@@ -40,7 +40,7 @@ import math
 import torch
 from torch import Tensor
 
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 
 #: seed of the random projections (the same for every problem and every run)
 _PROJECTION_SEED = 0x6D616E67

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from mango_pl.checks import check_bool, check_fraction, check_int, check_number, check_positive_int
 from mango_pl.search.elite_searcher import EliteSearcher
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.search.response_model import ResponseModel
 from mango_pl.search.seeding import Seeds
 

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from mango_pl.models.grid import Grid
 from mango_pl.models.precision import converted_copy, module_device, module_dtype
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.stimuli.space import StimulusSpace
 
 #: How to make the generator checkpoint the digits examples use.
@@ -157,7 +157,7 @@ class GeneratorSpace(StimulusSpace):
         ``[num_codes, code_dim]``; a table ``[n, e]`` or ``[d, n, e]``, or a ``GridFeatures``), else
         the grid's values (an SN-GAN: the latent value of each grid point); see
         :meth:`StimulusSpace.grid_features`. Models return a plain tensor (they know nothing of
-        searchers); the space makes it a :class:`~mango_pl.search.features.GridFeatures`."""
+        searchers); the space makes it a :class:`~mango_pl.grid_features.GridFeatures`."""
         own = getattr(self.generator, "grid_features", None)
         if callable(own):
             table = own()

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from mango_pl.checks import check_positive_int
 from mango_pl.models.grid import Grid
-from mango_pl.search.features import GridFeatures
+from mango_pl.grid_features import GridFeatures
 from mango_pl.stimuli.adapt import adapt_images
 
 #: The float dtypes a space can decode in.

@@ -15,6 +15,10 @@ that models the response treats it as one-hot (a table of the identity).
 Spaces hand their features over with :meth:`mango_pl.stimuli.space.StimulusSpace.grid_features`;
 :func:`mango_pl.search.maximize` takes them as ``features=`` and gives them to searchers that use
 them (``Searcher.uses_features``); every other searcher sees the grid as before.
+
+It lives at the top of the package, like :mod:`mango_pl.checks`, because the layers that make
+features (models, stimuli) and the one that uses them (search) must not import each other; it
+imports torch only. ``from mango_pl.search import GridFeatures`` works too.
 """
 
 from __future__ import annotations
