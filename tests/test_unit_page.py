@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import time
 from html import unescape
 from pathlib import Path
 
@@ -148,7 +147,6 @@ def test_overwriting_a_report_removes_the_sprites_of_layers_gone(grayscale_run, 
 
 @needs_browser
 def test_a_unit_opened_by_its_hash_shows_its_meis_captions_and_status(grayscale_run, tmp_path):
-    started = time.perf_counter()
     root, report = grayscale_run
     url = report.units.resolve().as_uri() + "#layer=sn1&unit=1"
     parts = dom_parts(browse(url, tmp_path / "profile", "--dump-dom").stdout)
@@ -185,7 +183,6 @@ def test_a_unit_opened_by_its_hash_shows_its_meis_captions_and_status(grayscale_
         assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or range(2)) > 1  # not blank
         # the MEIs are drawn: the pixels of the sprite's grey levels fill the six 96 x 96 cells
         assert len(image.convert("L").getcolors(maxcolors=1 << 20)) > 50
-    assert time.perf_counter() - started < 15
 
 
 @needs_browser
