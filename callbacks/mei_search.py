@@ -25,7 +25,6 @@ from mango_pl.checks import check_non_negative_int, check_positive_int
 from mango_pl.lit.loggers import flush, log_histogram, log_image, log_scalars
 from mango_pl.mei import (LayerMEIs, MEIFile, MEIRequest, SearchSettings, SpecializationTracker, analyse, layer_images,
                           layer_scalars, mei_path, merge_shares, save_meis, search_layers)
-from mango_pl.mei.search import evaluation_network
 from mango_pl.models import reset_states
 from mango_pl.models.state import eval_mode
 from mango_pl.search import DEFAULT_METHOD
@@ -254,7 +253,7 @@ class MEISearchCallback(Callback):
     def _check_setup(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
         network = self.network(pl_module)
         with eval_mode(network), torch.no_grad():
-            self.request.check(evaluation_network(network, self.request.probe.precision))
+            self.request.check(network)  # a float32 dry run: no evaluation copy of the network needed
             reset_states(network)
         max_epochs = trainer.max_epochs
         if self.epochs is not None and max_epochs is not None and max_epochs >= 0:
