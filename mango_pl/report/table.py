@@ -45,6 +45,11 @@ class Table:
         positions = [(self.columns.index(name), value) for name, value in equal.items()]
         return Table(self.columns, [row for row in self.rows if all(row[p] == v for p, v in positions)])
 
+    def select_in(self, name: str, values) -> "Table":
+        """The rows whose column ``name`` holds one of ``values``."""
+        position, allowed = self.columns.index(name), set(values)
+        return Table(self.columns, [row for row in self.rows if row[position] in allowed])
+
     def __len__(self) -> int:
         return len(self.rows)
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from mango_pl.atomic_files import write_atomically as atomic_write
 from mango_pl.report.errors import CannotDraw, ReportError
 from mango_pl.report.figures import FIGURES
-from mango_pl.report.kind import DrawOptions, FigureKind
+from mango_pl.report.kind import DrawOptions, FigureKind, Tables
+from mango_pl.report.paper_claims import ClaimCheck, check_claims, claims_markdown, claims_table
 from mango_pl.report.run import ReportRun, load_run
 from mango_pl.report.style import report_style, save_png
 from mango_pl.report.unit_pages import PAGE as UNIT_PAGE
@@ -25,6 +26,8 @@ from mango_pl.report.unit_pages import write_unit_page
 
 #: the file that makes a folder a report (written last)
 INDEX = "index.html"
+#: the paper's findings checked on the run (see :mod:`mango_pl.report.paper_claims`)
+CLAIMS_CSV, CLAIMS_MD = "claims.csv", "claims.md"
 
 
 def check_output(output: Path, overwrite: bool) -> None:
@@ -92,6 +95,8 @@ class Report:
         figures: every figure, drawn or not, in page order.
         notes: what the reader should know (files left out for newer ones).
         units: ``units.html``, every unit's MEIs across training (see :mod:`mango_pl.report.unit_pages`).
+        claims: the paper's findings checked on the run (``claims.csv``, ``claims.md``, and a table in
+            ``index.html``; see :mod:`mango_pl.report.paper_claims`).
     """
 
     run_dir: Path
@@ -100,6 +105,7 @@ class Report:
     figures: list[FigureOutcome]
     notes: list[str] = field(default_factory=list)
     units: Path | None = None
+    claims: list[ClaimCheck] = field(default_factory=list)
 
     @property
     def drawn(self) -> list[FigureOutcome]:
@@ -144,7 +150,7 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, overwrit
     run = load_run(run_dir)
     output.mkdir(parents=True, exist_ok=True)
     options = DrawOptions(log_x=log_x)
-    outcomes = []
+    outcomes, computed = [], {}
     for kind in figures:
         outcome = FigureOutcome(kind.name, kind.title, kind.caption)
         outcomes.append(outcome)
@@ -154,15 +160,26 @@ def write_report(run_dir: str | Path, output: str | Path | None = None, overwrit
             outcome.skipped = str(reason)
             remove_files(output, kind.name)
             continue
+        computed[kind.name] = tables
         with report_style():
             figure = kind.draw(tables, run, options)
             outcome.png = write_atomically(output / f"{kind.name}.png", lambda path: save_png(figure, path))
         for part, table in tables.items():
             outcome.csvs.append(write_atomically(output / kind.csv_name(part), table.write_csv))
     units = write_unit_page(run, output).page
-    page = index_html(run, outcomes)
+    claims = _write_claims(run, computed, output)
+    page = index_html(run, outcomes, claims)
     index = write_atomically(output / INDEX, lambda path: path.write_text(page, encoding="utf-8"))
-    return Report(run_dir, output, index, outcomes, list(run.notes), units)
+    return Report(run_dir, output, index, outcomes, list(run.notes), units, claims)
+
+
+def _write_claims(run: ReportRun, computed: dict[str, Tables], output: Path) -> list[ClaimCheck]:
+    """The paper's findings checked on the run's figure tables, written as ``claims.csv`` and ``claims.md``."""
+    claims = check_claims(run, computed)
+    write_atomically(output / CLAIMS_CSV, claims_table(claims).write_csv)
+    markdown = claims_markdown(claims)
+    write_atomically(output / CLAIMS_MD, lambda path: path.write_text(markdown, encoding="utf-8"))
+    return claims
 
 
 # -- index.html: every figure with its caption and CSVs, and each figure not drawn with the reason
@@ -173,10 +190,13 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 img { max-width: 100%; border: 1px solid #ddd; }
 p.caption { margin: 0.3em 0; } p.files, p.summary { color: #555; font-size: 0.9em; }
 p.skipped { color: #a33; } ul.notes { color: #555; font-size: 0.9em; }
+table.claims { border-collapse: collapse; font-size: 0.85em; }
+table.claims td, table.claims th { border: 1px solid #ddd; padding: 0.3em 0.5em; vertical-align: top; text-align: left; }
+td.verdict { font-weight: bold; white-space: nowrap; }
 """
 
 
-def index_html(run: ReportRun, outcomes: list[FigureOutcome]) -> str:
+def index_html(run: ReportRun, outcomes: list[FigureOutcome], claims: Sequence[ClaimCheck] = ()) -> str:
     """The page, figures in ``outcomes`` order (file links relative to the report folder)."""
     labels = list(dict.fromkeys(label for layer in run.layers for label in run.last(layer).report.labels))
     accuracy = (", ".join(f"{value:.3f} (epoch {epoch})" for epoch, value in run.accuracy.by_epoch.items())
@@ -192,6 +212,8 @@ def index_html(run: ReportRun, outcomes: list[FigureOutcome]) -> str:
     lines.append(f'<p class="units"><a href="{UNIT_PAGE}">Every unit\'s MEIs across training</a>: pick a layer '
                  f"and a unit and see its MEI at each searched epoch for each search run, with its stable / labile "
                  f"status.</p>")
+    if claims:
+        lines.extend(_claims_html(claims))
     if run.notes:
         lines.append('<ul class="notes">' + "".join(f"<li>{escape(note)}</li>" for note in run.notes) + "</ul>")
     skipped = [o for o in outcomes if o.png is None]
@@ -211,3 +233,14 @@ def index_html(run: ReportRun, outcomes: list[FigureOutcome]) -> str:
             lines.append(f'<p class="skipped">Not drawn: {escape(outcome.skipped)}.</p>')
     lines.append("</body></html>")
     return "\n".join(lines) + "\n"
+
+
+def _claims_html(claims: Sequence[ClaimCheck]) -> list[str]:
+    """The findings table: one row per claim of the paper, with this run's number and the verdict."""
+    rows = "".join(f"<tr><td>{escape(c.paper)}</td><td>{escape(c.figure)}</td><td>{escape(c.measured)}</td>"
+                   f'<td class="verdict">{escape(c.verdict)}</td><td>{escape(c.rule)}</td></tr>' for c in claims)
+    return ['<h2 id="claims">The paper\'s findings on this run</h2>',
+            f'<p class="caption">Each finding of the paper (sections 4.2-4.3) checked on this run by a fixed rule '
+            f'(<a href="{CLAIMS_CSV}">{CLAIMS_CSV}</a>, <a href="{CLAIMS_MD}">{CLAIMS_MD}</a>).</p>',
+            '<table class="claims"><tr><th>Paper</th><th>Figure</th><th>This run</th><th>Verdict</th>'
+            f"<th>Rule</th></tr>{rows}</table>"]

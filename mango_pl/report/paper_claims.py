@@ -1,0 +1,344 @@
+"""The paper's findings (sections 4.2-4.3), each checked on a run: what the paper states, what the run
+shows (a number), and a verdict — *holds*, *does not hold* or *cannot tell* — by a rule fixed here,
+in code, before any run is looked at (so a study cannot be tuned to agree).
+
+Every check reads the tables behind the report's figures (:data:`~mango_pl.report.figures.FIGURES`,
+the numbers the PNGs and CSVs show), and the run's MEI files only where a figure does not hold the
+number (the between-unit reference distance of the diversity claim). Layers are in the run's search
+order, which is the order the user listed them — input to output in the shipped configs; "first",
+"middle" and "last" layers are the thirds of that list.
+
+    >>> checks = check_claims(run, tables_by_figure)   # doctest: +SKIP
+    >>> [(c.claim, c.verdict) for c in checks]        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+from mango_pl.report.kind import Tables
+from mango_pl.report.run import ReportRun
+from mango_pl.report.table import Table
+
+HOLDS, FAILS, CANNOT_TELL = "holds", "does not hold", "cannot tell"
+
+#: a correlation at least this strong (Spearman) counts as a trend
+TREND = 0.5
+#: an entropy change smaller than this (normalized entropy, 0-1) is no change
+ENTROPY_CHANGE = 0.05
+#: the share of layers that must follow a per-layer trend for it to hold
+MOST = 2 / 3
+#: "virtually no" labile units: at most this fraction in the first third of the layers
+FEW_LABILE = 0.05
+#: a curve has flattened when its last third of queries adds at most this share of its final value
+FLAT_GAIN = 0.02
+#: complexity has plateaued when the last half of the epochs moves it by at most this share of its rise
+PLATEAU = 0.25
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One finding of the paper checked on a run.
+
+    Attributes:
+        key: a short stable name (``entropy_depth``, ...).
+        figure: the paper's figure and the report figure that shows it.
+        paper: what the paper states.
+        measured: what this run shows, with its numbers.
+        verdict: :data:`HOLDS`, :data:`FAILS` or :data:`CANNOT_TELL`.
+        rule: the rule that gave the verdict (thresholds included).
+    """
+
+    key: str
+    figure: str
+    paper: str
+    measured: str
+    verdict: str
+    rule: str
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's rank correlation of two equal-length lists; NaN when either is constant or has < 3 values."""
+    if len(x) < 3 or len(set(x)) < 2 or len(set(y)) < 2:
+        return math.nan
+    from scipy.stats import spearmanr  # scipy comes with scikit-learn, a mango-pl dependency
+
+    return float(spearmanr(x, y).statistic)
+
+
+def thirds(layers: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """The first, middle and last third of ``layers`` (the middle takes the remainder; >= 3 layers)."""
+    size = len(layers) // 3
+    return layers[:size], layers[size:len(layers) - size], layers[len(layers) - size:]
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else math.nan
+
+
+def _fmt(values: Mapping[str, float], digits: int = 2) -> str:
+    return ", ".join(f"{name} {value:.{digits}f}" for name, value in values.items())
+
+
+# -- the checks: each takes the figures' tables (and the run) and returns one ClaimCheck
+
+
+def _entropy_by_layer(tables: Tables, stage: str) -> dict[str, float]:
+    table = tables[""]
+    return {layer: _mean(table.select(layer=layer, stage=stage).column("entropy")) for layer in table.unique("layer")}
+
+
+def entropy_with_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "MEI class entropy decreases with layer depth (Fig. 6, Sec. 4.3)"
+    rule = f"Spearman(depth, mean late entropy) <= -{TREND}"
+    base = dict(key="entropy_depth", figure="Fig. 6 / class_entropy", paper=paper, rule=rule)
+    if "class_entropy" not in tables:
+        return ClaimCheck(measured="no class-entropy figure (needs 2 searched epochs)", verdict=CANNOT_TELL, **base)
+    late = _entropy_by_layer(tables["class_entropy"], "late")
+    rho = spearman(list(range(len(late))), list(late.values()))
+    measured = f"Spearman {rho:.2f}; mean late entropy: {_fmt(late)}"
+    verdict = CANNOT_TELL if math.isnan(rho) else HOLDS if rho <= -TREND else FAILS
+    return ClaimCheck(measured=measured, verdict=verdict, **base)
+
+
+def entropy_with_training(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "MEI class entropy decreases with training: no class-specific MEIs early, low-entropy MEIs late (Fig. 6)"
+    rule = f"mean entropy falls by > {ENTROPY_CHANGE} from first to last searched epoch in >= {MOST:.0%} of layers"
+    base = dict(key="entropy_training", figure="Fig. 6 / class_entropy", paper=paper, rule=rule)
+    if "class_entropy" not in tables:
+        return ClaimCheck(measured="no class-entropy figure (needs 2 searched epochs)", verdict=CANNOT_TELL, **base)
+    early, late = (_entropy_by_layer(tables["class_entropy"], stage) for stage in ("early", "late"))
+    falls = [layer for layer in late if late[layer] < early[layer] - ENTROPY_CHANGE]
+    measured = (f"falls in {len(falls)}/{len(late)} layers; early -> late: "
+                + ", ".join(f"{layer} {early[layer]:.2f}->{late[layer]:.2f}" for layer in late))
+    return ClaimCheck(measured=measured, verdict=HOLDS if len(falls) >= MOST * len(late) else FAILS, **base)
+
+
+def selective_by_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = ("most selective neurons are in the last layers; a share (up to 40%) is already in the middle layers "
+             "(Fig. 7)")
+    rule = "over all searched epochs: > 50% of selective (unit, epoch) counts in the last third of layers, and > 0 in the middle third"
+    base = dict(key="selective_depth", figure="Fig. 7 / selective_fraction", paper=paper, rule=rule)
+    if "selective_fraction" not in tables:
+        return ClaimCheck(measured="the selective-fraction figure was not drawn", verdict=CANNOT_TELL, **base)
+    table = tables["selective_fraction"][""]
+    layers = table.unique("layer")
+    if len(layers) < 3:
+        return ClaimCheck(measured=f"{len(layers)} layers (needs 3 for thirds)", verdict=CANNOT_TELL, **base)
+    count = {layer: sum(f * u for f, u in zip(table.select(layer=layer).column("selective_fraction"),
+                                               table.select(layer=layer).column("units"))) for layer in layers}
+    peak = {layer: max(table.select(layer=layer).column("selective_fraction")) for layer in layers}
+    first, middle, last = thirds(layers)
+    total = sum(count.values())
+    if total == 0:
+        return ClaimCheck(measured="no unit was selective at any searched epoch", verdict=CANNOT_TELL, **base)
+    share = {name: sum(count[layer] for layer in part) / total
+             for name, part in (("first", first), ("middle", middle), ("last", last))}
+    measured = (f"share of selective counts by thirds: {_fmt(share)}; peak selective fraction per layer: "
+                f"{_fmt(peak)}")
+    holds = share["last"] > 0.5 and share["middle"] > 0
+    return ClaimCheck(measured=measured, verdict=HOLDS if holds else FAILS, **base)
+
+
+def selective_early(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "highly selective neurons can form already in the early epochs and in early layers (abstract, Figs. 5, 7)"
+    rule = "a selective unit at one of the first 3 searched epochs, and one in the first half of the layers"
+    base = dict(key="selective_early", figure="Fig. 7 / selective_fraction", paper=paper, rule=rule)
+    if "selective_fraction" not in tables:
+        return ClaimCheck(measured="the selective-fraction figure was not drawn", verdict=CANNOT_TELL, **base)
+    table = tables["selective_fraction"][""]
+    layers, epochs = table.unique("layer"), sorted(table.unique("epoch"))
+    selective = [(layer, epoch) for layer, epoch, f in zip(table.column("layer"), table.column("epoch"),
+                                                           table.column("selective_fraction")) if f > 0]
+    if not selective:
+        return ClaimCheck(measured="no unit was selective at any searched epoch", verdict=FAILS, **base)
+    first_epoch = min(epoch for _, epoch in selective)
+    first_layer = min(layers.index(layer) for layer, _ in selective)
+    measured = (f"first selective unit at epoch {first_epoch} (searched epochs {epochs[:3]} are the first 3); "
+                f"shallowest layer with one: {layers[first_layer]} (layer {first_layer + 1} of {len(layers)})")
+    holds = first_epoch in epochs[:3] and first_layer < len(layers) / 2
+    return ClaimCheck(measured=measured, verdict=HOLDS if holds else FAILS, **base)
+
+
+def _activation_by_layer(tables: Tables) -> dict[str, tuple[list[int], list[float]]]:
+    table = tables["activation"]
+    return {layer: (table.select(layer=layer).column("epoch"), table.select(layer=layer).column("mean"))
+            for layer in table.unique("layer")}
+
+
+def activation_with_training(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "MEI activation increases with training (Figs. 8-9)"
+    rule = f"Spearman(epoch, mean MEI activation) >= {TREND} in >= {MOST:.0%} of layers"
+    base = dict(key="activation_training", figure="Fig. 9 / dynamics", paper=paper, rule=rule)
+    if "dynamics" not in tables:
+        return ClaimCheck(measured="no dynamics figure (needs 2 epochs and the accuracy)", verdict=CANNOT_TELL, **base)
+    rho = {layer: spearman(epochs, means) for layer, (epochs, means) in _activation_by_layer(tables["dynamics"]).items()}
+    rising = [layer for layer, value in rho.items() if value >= TREND]
+    measured = f"rises in {len(rising)}/{len(rho)} layers; Spearman per layer: {_fmt(rho)}"
+    return ClaimCheck(measured=measured, verdict=HOLDS if len(rising) >= MOST * len(rho) else FAILS, **base)
+
+
+def activation_tracks_accuracy(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "MEI activation correlates well with the model's accuracy (Fig. 9 right)"
+    rule = f"median over layers of Spearman(validation accuracy, mean MEI activation) >= {TREND}"
+    base = dict(key="activation_accuracy", figure="Fig. 9 / dynamics", paper=paper, rule=rule)
+    if "dynamics" not in tables:
+        return ClaimCheck(measured="no dynamics figure (needs 2 epochs and the accuracy)", verdict=CANNOT_TELL, **base)
+    accuracy = dict(zip(tables["dynamics"]["accuracy"].column("epoch"), tables["dynamics"]["accuracy"].column("val_acc")))
+    rho = {}
+    for layer, (epochs, means) in _activation_by_layer(tables["dynamics"]).items():
+        pairs = [(accuracy[e], m) for e, m in zip(epochs, means) if e in accuracy]
+        rho[layer] = spearman([a for a, _ in pairs], [m for _, m in pairs])
+    finite = sorted(value for value in rho.values() if not math.isnan(value))
+    if not finite:
+        return ClaimCheck(measured="accuracy or activation constant over the searched epochs", verdict=CANNOT_TELL, **base)
+    median = finite[len(finite) // 2] if len(finite) % 2 else (finite[len(finite) // 2 - 1] + finite[len(finite) // 2]) / 2
+    measured = f"median Spearman {median:.2f}; per layer: {_fmt(rho)}"
+    return ClaimCheck(measured=measured, verdict=HOLDS if median >= TREND else FAILS, **base)
+
+
+def labile_by_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "labile neurons are virtually absent in the first layers and frequent (~40%) in the last layer (Fig. 10)"
+    rule = f"labile fraction <= {FEW_LABILE} in every first-third layer and above it in the last layer"
+    base = dict(key="labile_depth", figure="Fig. 10 / stable_labile", paper=paper, rule=rule)
+    if "stable_labile" not in tables:
+        return ClaimCheck(measured="no stable/labile figure (needs 2 searched epochs)", verdict=CANNOT_TELL, **base)
+    table = tables["stable_labile"]["fractions"]
+    labile = dict(zip(table.column("layer"), table.column("labile")))
+    layers = list(labile)
+    if len(layers) < 3:
+        return ClaimCheck(measured=f"{len(layers)} layers (needs 3 for thirds)", verdict=CANNOT_TELL, **base)
+    first, _, _ = thirds(layers)
+    measured = f"labile fraction per layer: {_fmt(labile)}"
+    holds = all(labile[layer] <= FEW_LABILE for layer in first) and labile[layers[-1]] > FEW_LABILE
+    return ClaimCheck(measured=measured, verdict=HOLDS if holds else FAILS, **base)
+
+
+def complexity_of_first_layers(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "MEI complexity (JPEG and ZIP ratio) of the first layers rises with training, then reaches a steady state (Fig. 12)"
+    rule = (f"for both formats, the first-third layers' mean ratio is higher at the last searched epoch than at the "
+            f"first, and the last half of the epochs moves it by <= {PLATEAU:.0%} of that rise")
+    base = dict(key="complexity_first_layers", figure="Fig. 12 / complexity", paper=paper, rule=rule)
+    if "complexity" not in tables:
+        return ClaimCheck(measured="the complexity figure was not drawn", verdict=CANNOT_TELL, **base)
+    table = tables["complexity"][""]
+    layers, epochs = table.unique("layer"), sorted(table.unique("epoch"))
+    if len(layers) < 3 or len(epochs) < 3:
+        return ClaimCheck(measured=f"{len(layers)} layers, {len(epochs)} epochs (needs 3 of each)",
+                          verdict=CANNOT_TELL, **base)
+    first, _, _ = thirds(layers)
+    middle_epoch = epochs[len(epochs) // 2]
+    parts, holds = [], True
+    for metric in ("jpeg", "zip"):
+        curve = {e: _mean(table.select(metric=metric, epoch=e).select_in("layer", first).column("mean")) for e in epochs}
+        rise = curve[epochs[-1]] - curve[epochs[0]]
+        late_move = max(curve[e] for e in epochs if e >= middle_epoch) - min(curve[e] for e in epochs if e >= middle_epoch)
+        holds &= rise > 0 and late_move <= PLATEAU * rise
+        parts.append(f"{metric}: {curve[epochs[0]]:.3f} (epoch {epochs[0]}) -> {curve[epochs[-1]]:.3f} (epoch "
+                     f"{epochs[-1]}), range over epochs >= {middle_epoch}: {late_move:.3f}")
+    return ClaimCheck(measured="; ".join(parts), verdict=HOLDS if holds else FAILS, **base)
+
+
+def _between_unit_distance(run: ReportRun, layer: str, epoch: int) -> float:
+    """Mean Euclidean distance between different units' MEI latents of one search run (mean over runs)."""
+    distances = []
+    for search in run.files[layer][epoch].meis.runs.values():
+        z = search.latents.double()
+        if z.shape[0] >= 2:
+            i, j = torch.triu_indices(z.shape[0], z.shape[0], offset=1)
+            distances.append((z[i] - z[j]).norm(dim=-1).mean().item())
+    return _mean(distances)
+
+
+def searches_find_similar_meis(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "different searches of a unit find MEIs with the same patterns, not identical (Fig. 11)"
+    rule = (f"at the last searched epoch, a unit's runs are closer to each other than MEIs of different units are "
+            f"(Euclidean latent distance ratio < 1) in >= {MOST:.0%} of layers")
+    base = dict(key="diversity_similar", figure="Fig. 11 / diversity", paper=paper, rule=rule)
+    if "diversity" not in tables:
+        return ClaimCheck(measured="no diversity figure (needs 2 search runs)", verdict=CANNOT_TELL, **base)
+    table = tables["diversity"][""]
+    ratio = {}
+    for layer in table.unique("layer"):
+        epoch = run.layer_epochs(layer)[-1]
+        within = table.select(layer=layer, epoch=epoch, metric="euclidean").column("mean")[0]
+        ratio[layer] = within / _between_unit_distance(run, layer, epoch)
+    similar = [layer for layer, value in ratio.items() if value < 1]
+    measured = f"within-unit / between-unit distance per layer: {_fmt(ratio)}"
+    return ClaimCheck(measured=measured, verdict=HOLDS if len(similar) >= MOST * len(ratio) else FAILS, **base)
+
+
+def diversity_with_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "MEIs of the last layer vary more between searches than those of the first (~20% larger distance) (Fig. 11)"
+    rule = ("at the last searched epoch, mean Euclidean distance between a unit's runs, with its 95% interval over "
+            "units: last layer's interval above the first's (holds), below it (does not hold), overlapping (cannot tell)")
+    base = dict(key="diversity_depth", figure="Fig. 11 / diversity", paper=paper, rule=rule)
+    if "diversity" not in tables:
+        return ClaimCheck(measured="no diversity figure (needs 2 search runs)", verdict=CANNOT_TELL, **base)
+    table = tables["diversity"][""]
+    layers = table.unique("layer")
+    row = {layer: table.select(layer=layer, epoch=run.layer_epochs(layer)[-1], metric="euclidean").rows[0]
+           for layer in (layers[0], layers[-1])}
+    (_, _, _, first, first_low, first_high, _), (_, _, _, last, last_low, last_high, _) = row[layers[0]], row[layers[-1]]
+    change = last / first - 1 if first > 0 else math.nan
+    measured = (f"{layers[0]} {first:.2f} [{first_low:.2f}, {first_high:.2f}], {layers[-1]} {last:.2f} "
+                f"[{last_low:.2f}, {last_high:.2f}] ({change:+.0%} last vs first)")
+    verdict = HOLDS if last_low > first_high else FAILS if last_high < first_low else CANNOT_TELL
+    return ClaimCheck(measured=measured, verdict=verdict, **base)
+
+
+def budget_flattens(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+    paper = "(the study's own check) the query budget is large enough that the MEI activation curves flatten"
+    rule = f"the last third of the queries adds <= {FLAT_GAIN:.0%} of the final best activation in >= {MOST:.0%} of layers (mean over runs)"
+    base = dict(key="budget_flattens", figure="Fig. 4 / activation_vs_queries", paper=paper, rule=rule)
+    if "activation_vs_queries" not in tables:
+        return ClaimCheck(measured="no query histories in the MEI files", verdict=CANNOT_TELL, **base)
+    table = tables["activation_vs_queries"][""]
+    gain = {}
+    for layer in table.unique("layer"):
+        gains = []
+        for label in table.select(layer=layer).unique("label"):
+            curve = table.select(layer=layer, label=label).column("mean")
+            final, earlier = curve[-1], curve[(2 * len(curve)) // 3 - 1]
+            gains.append((final - earlier) / final if final > 0 else 0.0)
+        gain[layer] = _mean(gains)
+    flat = [layer for layer, value in gain.items() if value <= FLAT_GAIN]
+    measured = f"flat in {len(flat)}/{len(gain)} layers; last-third gain per layer: " + ", ".join(
+        f"{layer} {value:.1%}" for layer, value in gain.items())
+    return ClaimCheck(measured=measured, verdict=HOLDS if len(flat) >= MOST * len(gain) else FAILS, **base)
+
+
+#: every check, in the order of the paper's sections
+CHECKS: tuple[Callable[[Mapping[str, Tables], ReportRun], ClaimCheck], ...] = (
+    entropy_with_depth, entropy_with_training, selective_by_depth, selective_early, activation_with_training,
+    activation_tracks_accuracy, labile_by_depth, complexity_of_first_layers, searches_find_similar_meis,
+    diversity_with_depth, budget_flattens,
+)
+
+
+def check_claims(run: ReportRun, tables: Mapping[str, Tables]) -> list[ClaimCheck]:
+    """Every check of :data:`CHECKS` on a run, from the tables of its figures (``{figure name: tables}``;
+    a figure that could not be drawn is absent, and the checks that need it say *cannot tell*)."""
+    return [check(tables, run) for check in CHECKS]
+
+
+def claims_table(checks: list[ClaimCheck]) -> Table:
+    """The checks as a :class:`Table` (written as ``claims.csv``)."""
+    table = Table(("key", "figure", "paper", "measured", "verdict", "rule"))
+    for check in checks:
+        table.add(check.key, check.figure, check.paper, check.measured, check.verdict, check.rule)
+    return table
+
+
+def claims_markdown(checks: list[ClaimCheck]) -> str:
+    """The checks as a Markdown table (written as ``claims.md``; the README's findings table)."""
+    lines = ["| Paper's finding | Figure | This run | Verdict | Rule |", "|---|---|---|---|---|"]
+    for check in checks:
+        cells = [check.paper, check.figure, check.measured, f"**{check.verdict}**", check.rule]
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines) + "\n"
