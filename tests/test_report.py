@@ -353,3 +353,14 @@ def test_the_papers_findings_are_checked_on_the_run_and_listed_in_the_page(run, 
     page = report.index.read_text(encoding="utf-8")
     assert 'id="claims"' in page and page.count('<td class="verdict">') == len(CHECKS)
     assert (report.output / "claims.md").read_text(encoding="utf-8").startswith("| Paper's finding |")
+
+
+def test_layers_are_ordered_by_depth_even_in_a_copy_that_lost_the_file_times(run, tmp_path):
+    copy_meis(run, tmp_path, EPOCHS)
+    for path in tmp_path.rglob("*.pt"):  # the times of a copy: the deepest layer's files look written first
+        stamp = 1_000_000 + len(LAYERS) - LAYERS.index(path.stem)
+        os.utime(path, (stamp, stamp))
+    from mango_pl.report import load_run
+
+    loaded = load_run(tmp_path)
+    assert loaded.layers == LAYERS and loaded.files[LAYERS[0]][0].meis.depth < loaded.files[LAYERS[1]][0].meis.depth

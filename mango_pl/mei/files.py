@@ -70,7 +70,7 @@ def save_meis(path: str | Path, meis: LayerMEIs, report: LayerReport, tracking: 
         "meis": {"layer": meis.layer, "epoch": meis.epoch, "units": list(meis.units), "grid": list(meis.grid),
                  "settings": meis.settings.as_record(), "nan_units": list(meis.nan_units),
                  "runs": {label: _run_record(run) for label, run in meis.runs.items()},
-                 "importance": None if meis.importance is None else asdict(meis.importance)},
+                 "importance": None if meis.importance is None else asdict(meis.importance), "depth": meis.depth},
         "report": asdict(report),
         "tracking": None if tracking is None else asdict(tracking),
     }
@@ -113,7 +113,7 @@ def _from_v2(record: dict[str, Any], path: Path) -> MEIFile:
     runs = {label: RunMEIs(**run) for label, run in m["runs"].items()}
     importance = m.get("importance")
     meis = LayerMEIs(m["layer"], m["epoch"], list(m["units"]), tuple(m["grid"]), _settings(m["settings"]), runs,
-                     list(m["nan_units"]), None if importance is None else UnitImportance(**importance))
+                     list(m["nan_units"]), None if importance is None else UnitImportance(**importance), m.get("depth"))
     tracking = None if record["tracking"] is None else Tracking(**record["tracking"])
     return MEIFile(meis, LayerReport(**record["report"]), tracking, path)
 

@@ -233,6 +233,8 @@ class LayerMEIs:
         runs: ``{label: RunMEIs}``, in the order of ``settings.labels``.
         nan_units: units whose activation was NaN at some query (scored -1 there).
         importance: accuracy with each unit silenced (when measured, see ``ablation_samples``).
+        depth: the layer's position among the network's modules (``named_modules()`` order: input
+            to output), so a report orders layers by depth; ``None`` in files written before it.
     """
 
     layer: str
@@ -243,6 +245,7 @@ class LayerMEIs:
     runs: dict[str, RunMEIs]
     nan_units: list[int] = field(default_factory=list)
     importance: UnitImportance | None = None
+    depth: int | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -284,7 +287,8 @@ def merge_shares(shares: Sequence[LayerMEIs], units: Sequence[int]) -> LayerMEIs
                                     first.importance.base_class_accuracy, first.importance.samples)
         importance = UnitImportance(list(units), importance.accuracy[position], importance.class_accuracy[position],
                                     importance.base_accuracy, importance.base_class_accuracy, importance.samples)
-    return LayerMEIs(first.layer, first.epoch, list(units), first.grid, first.settings, runs, nan, importance)
+    return LayerMEIs(first.layer, first.epoch, list(units), first.grid, first.settings, runs, nan, importance,
+                     first.depth)
 
 
 @dataclass

@@ -63,8 +63,9 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
     """
     units = [int(u) for u in units]
     grid = (space.grid.d, space.grid.n)
+    depth = module_depth(network, layer)
     if not units:
-        return LayerMEIs(layer, epoch, [], grid, settings, {})
+        return LayerMEIs(layer, epoch, [], grid, settings, {}, depth=depth)
     if settings.warm_start and (natural_images is None or natural_images.shape[0] < settings.warm_start):
         have = 0 if natural_images is None else natural_images.shape[0]
         raise ValueError(f"warm_start={settings.warm_start} needs that many natural images, got {have}")
@@ -121,7 +122,13 @@ def search_layer(network: nn.Module, layer: str, units: Sequence[int], space, se
             runs[label] = run
     finally:
         objective.close()
-    return LayerMEIs(layer, epoch, units, grid, settings, runs, sorted(nan_units))
+    return LayerMEIs(layer, epoch, units, grid, settings, runs, sorted(nan_units), depth=depth)
+
+
+def module_depth(network: nn.Module, layer: str) -> int | None:
+    """The position of module ``layer`` in ``network.named_modules()`` (input to output for networks
+    that register their modules in the order they run, as every shipped one does); ``None`` if absent."""
+    return next((i for i, (name, _) in enumerate(network.named_modules()) if name == layer), None)
 
 
 def _uint8(images: Tensor) -> Tensor:

@@ -4,9 +4,9 @@ in code, before any run is looked at (so a study cannot be tuned to agree).
 
 Every check reads the tables behind the report's figures (:data:`~mango_pl.report.figures.FIGURES`,
 the numbers the PNGs and CSVs show), and the run's MEI files only where a figure does not hold the
-number (the between-unit reference distance of the diversity claim). Layers are in the run's search
-order, which is the order the user listed them — input to output in the shipped configs; "first",
-"middle" and "last" layers are the thirds of that list.
+number (the between-unit reference distance of the diversity claim). Layers are in the report's
+order, by depth (input to output, see :class:`~mango_pl.report.run.ReportRun`); "first", "middle"
+and "last" layers are the thirds of that list.
 
     >>> checks = check_claims(run, tables_by_figure)   # doctest: +SKIP
     >>> [(c.claim, c.verdict) for c in checks]        # doctest: +SKIP

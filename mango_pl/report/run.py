@@ -89,7 +89,7 @@ class ReportRun:
 
     Attributes:
         root: the run folder.
-        layers: the probed layers, in the order they were searched.
+        layers: the probed layers by depth (input to output; see ``_search_order``).
         epochs: every epoch with a file, in order.
         files: ``{layer: {epoch: MEIFile}}``, epochs in order. To keep long runs in memory the query
             histories (``RunMEIs.history``) are kept only in each layer's last file.
@@ -213,7 +213,10 @@ def _newest_per_epoch_and_layer(loaded: list[MEIFile], root: Path) -> tuple[list
     return kept, notes
 
 
-def _search_order(by_epoch: dict[int, MEIFile], layer: str) -> tuple[int, float, str]:
-    """Layers in the order they were searched: the files of a layer's first epoch were written in turn."""
+def _search_order(by_epoch: dict[int, MEIFile], layer: str) -> tuple[int, int, float, str]:
+    """Layers by depth: the module position the files record (input to output); for files written
+    before mango-pl recorded it, the order they were searched in (the files of a layer's first epoch
+    were written in turn; a copy that does not keep modification times loses that order)."""
     epoch = min(by_epoch)
-    return epoch, by_epoch[epoch].path.stat().st_mtime, layer
+    depth = by_epoch[epoch].meis.depth
+    return (0, depth, 0.0, layer) if depth is not None else (1, epoch, by_epoch[epoch].path.stat().st_mtime, layer)
