@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from mango_pl.report.paper_claims import (CANNOT_TELL, CHECKS, FAILS, HOLDS, activation_tracks_accuracy,
+from mango_pl.report.paper_claims import (CANNOT_TELL, CLAIMS, FAILS, HOLDS, activation_tracks_accuracy,
                                           activation_with_training, budget_flattens, claims_markdown, claims_table,
                                           complexity_of_first_layers, entropy_with_depth, entropy_with_training,
                                           labile_by_depth, selective_by_depth, selective_early, spearman, thirds)
@@ -59,38 +59,38 @@ def test_spearman_and_thirds():
 
 def test_entropy_claims_follow_depth_and_training():
     falling = entropy_tables(early=[1.0] * 6, late=[0.9, 0.8, 0.6, 0.5, 0.3, 0.1])
-    assert entropy_with_depth(falling, None).verdict == HOLDS
-    assert entropy_with_training(falling, None).verdict == HOLDS
+    assert entropy_with_depth.check(falling, None).verdict == HOLDS
+    assert entropy_with_training.check(falling, None).verdict == HOLDS
     rising = entropy_tables(early=[0.2] * 6, late=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
-    assert entropy_with_depth(rising, None).verdict == FAILS
-    assert entropy_with_training(rising, None).verdict == FAILS
-    check = entropy_with_depth({}, None)
-    assert check.verdict == CANNOT_TELL and "class-entropy" in check.measured
+    assert entropy_with_depth.check(rising, None).verdict == FAILS
+    assert entropy_with_training.check(rising, None).verdict == FAILS
+    check = entropy_with_depth.check({}, None)
+    assert check.verdict == CANNOT_TELL and "class_entropy figure was not drawn" in check.measured
 
 
 def test_selective_claims_count_units_by_thirds_and_time():
     deep_and_early = selective_tables(lambda i, epoch: {3: 0.25, 4: 0.5, 5: 0.75}.get(i, 0.0))
-    assert selective_by_depth(deep_and_early, None).verdict == HOLDS
-    assert selective_early(deep_and_early, None).verdict == FAILS  # none in the first half of the layers
+    assert selective_by_depth.check(deep_and_early, None).verdict == HOLDS
+    assert selective_early.check(deep_and_early, None).verdict == FAILS  # none in the first half of the layers
     shallow = selective_tables(lambda i, epoch: 0.5 if i == 0 else 0.0)
-    assert selective_by_depth(shallow, None).verdict == FAILS
-    assert selective_early(shallow, None).verdict == HOLDS
+    assert selective_by_depth.check(shallow, None).verdict == FAILS
+    assert selective_early.check(shallow, None).verdict == HOLDS
     late_only = selective_tables(lambda i, epoch: 0.5 if epoch == 9 else 0.0)
-    assert selective_early(late_only, None).verdict == FAILS
+    assert selective_early.check(late_only, None).verdict == FAILS
     nothing = selective_tables(lambda i, epoch: 0.0)
-    assert selective_by_depth(nothing, None).verdict == CANNOT_TELL
-    assert "no unit was selective" in selective_early(nothing, None).measured
+    assert selective_by_depth.check(nothing, None).verdict == CANNOT_TELL
+    assert "no unit was selective" in selective_early.check(nothing, None).measured
 
 
 def test_activation_claims_need_a_rise_that_tracks_the_accuracy():
     tracking = dynamics_tables(lambda i, epoch: 0.1 + 0.05 * epoch + 0.01 * i, lambda epoch: 0.5 + 0.05 * epoch)
-    assert activation_with_training(tracking, None).verdict == HOLDS
-    assert activation_tracks_accuracy(tracking, None).verdict == HOLDS
+    assert activation_with_training.check(tracking, None).verdict == HOLDS
+    assert activation_tracks_accuracy.check(tracking, None).verdict == HOLDS
     falling = dynamics_tables(lambda i, epoch: 1.0 - 0.05 * epoch, lambda epoch: 0.5 + 0.05 * epoch)
-    assert activation_with_training(falling, None).verdict == FAILS
-    assert activation_tracks_accuracy(falling, None).verdict == FAILS
+    assert activation_with_training.check(falling, None).verdict == FAILS
+    assert activation_tracks_accuracy.check(falling, None).verdict == FAILS
     flat_accuracy = dynamics_tables(lambda i, epoch: 0.1 * epoch, lambda epoch: 0.9)
-    assert activation_tracks_accuracy(flat_accuracy, None).verdict == CANNOT_TELL
+    assert activation_tracks_accuracy.check(flat_accuracy, None).verdict == CANNOT_TELL
 
 
 def test_labile_claim_wants_none_in_the_first_layers_and_some_in_the_last():
@@ -100,9 +100,9 @@ def test_labile_claim_wants_none_in_the_first_layers_and_some_in_the_last():
             table.add(layer, 8, 5, 1.0 - value, 0.0, value)
         return {"stable_labile": {"fractions": table, "strip": Table(("layer",))}}
 
-    assert labile_by_depth(tables([0.0, 0.0, 0.1, 0.2, 0.3, 0.4]), None).verdict == HOLDS
-    assert labile_by_depth(tables([0.3, 0.0, 0.1, 0.2, 0.3, 0.4]), None).verdict == FAILS
-    assert labile_by_depth(tables([0.0] * 6), None).verdict == FAILS
+    assert labile_by_depth.check(tables([0.0, 0.0, 0.1, 0.2, 0.3, 0.4]), None).verdict == HOLDS
+    assert labile_by_depth.check(tables([0.3, 0.0, 0.1, 0.2, 0.3, 0.4]), None).verdict == FAILS
+    assert labile_by_depth.check(tables([0.0] * 6), None).verdict == FAILS
 
 
 def test_complexity_claim_wants_a_rise_then_a_plateau():
@@ -114,9 +114,9 @@ def test_complexity_claim_wants_a_rise_then_a_plateau():
                     table.add(layer, epoch, metric, curve(epoch), curve(epoch), curve(epoch), 8)
         return {"complexity": {"": table}}
 
-    assert complexity_of_first_layers(tables(lambda epoch: min(0.2 + 0.2 * epoch, 0.6)), None).verdict == HOLDS
-    assert complexity_of_first_layers(tables(lambda epoch: 0.2 + 0.1 * epoch), None).verdict == FAILS  # no plateau
-    assert complexity_of_first_layers(tables(lambda epoch: 0.6 - 0.01 * epoch), None).verdict == FAILS  # no rise
+    assert complexity_of_first_layers.check(tables(lambda epoch: min(0.2 + 0.2 * epoch, 0.6)), None).verdict == HOLDS
+    assert complexity_of_first_layers.check(tables(lambda epoch: 0.2 + 0.1 * epoch), None).verdict == FAILS  # no plateau
+    assert complexity_of_first_layers.check(tables(lambda epoch: 0.6 - 0.01 * epoch), None).verdict == FAILS  # no rise
 
 
 def test_budget_check_reads_the_last_third_of_the_activation_curves():
@@ -127,15 +127,15 @@ def test_budget_check_reads_the_last_third_of_the_activation_curves():
                 table.add(layer, 9, "a", query, curve(query), curve(query), curve(query), 8)
         return {"activation_vs_queries": {"": table}}
 
-    assert budget_flattens(tables(lambda q: min(q, 10) / 10), None).verdict == HOLDS
-    check = budget_flattens(tables(lambda q: q / 30), None)
+    assert budget_flattens.check(tables(lambda q: min(q, 10) / 10), None).verdict == HOLDS
+    check = budget_flattens.check(tables(lambda q: q / 30), None)
     assert check.verdict == FAILS and "33.3%" in check.measured
 
 
 def test_every_check_says_cannot_tell_without_its_figure_and_the_table_keeps_every_row():
-    checks = [check({}, None) for check in CHECKS]
-    assert all(c.verdict == CANNOT_TELL for c in checks), [(c.key, c.verdict) for c in checks]
-    assert len({c.key for c in checks}) == len(CHECKS)
+    checks = [claim.check({}, None) for claim in CLAIMS]
+    assert all(c.verdict == CANNOT_TELL and "was not drawn" in c.measured for c in checks)
+    assert len({c.key for c in checks}) == len(CLAIMS)
     markdown = claims_markdown(checks)
-    assert markdown.count("\n") == len(CHECKS) + 2 and "**cannot tell**" in markdown
+    assert markdown.count("\n") == len(CLAIMS) + 2 and "**cannot tell**" in markdown
     assert claims_table(checks).column("key") == [c.key for c in checks]

@@ -336,10 +336,10 @@ def test_bad_input_is_a_one_line_error_before_anything_is_written(run, tmp_path,
 
 
 def test_the_papers_findings_are_checked_on_the_run_and_listed_in_the_page(run, report):
-    from mango_pl.report.paper_claims import CANNOT_TELL, CHECKS, FAILS, HOLDS
+    from mango_pl.report.paper_claims import CANNOT_TELL, CLAIMS, FAILS, HOLDS
 
     rows = read_csv(report.output / "claims.csv")
-    assert [row["key"] for row in rows] == [c.key for c in report.claims] and len(rows) == len(CHECKS)
+    assert [row["key"] for row in rows] == [c.key for c in report.claims] and len(rows) == len(CLAIMS)
     verdicts = {row["key"]: row["verdict"] for row in rows}
     assert set(verdicts.values()) <= {HOLDS, FAILS, CANNOT_TELL}
     assert verdicts["selective_depth"] == CANNOT_TELL  # two layers cannot be split into thirds
@@ -351,7 +351,7 @@ def test_the_papers_findings_are_checked_on_the_run_and_listed_in_the_page(run, 
                  and r["metric"] == "euclidean")
     assert f"{LAYERS[0]} {float(first['mean']):.2f} [{float(first['low']):.2f}, " in depth.measured  # the figure's number
     page = report.index.read_text(encoding="utf-8")
-    assert 'id="claims"' in page and page.count('<td class="verdict">') == len(CHECKS)
+    assert 'id="claims"' in page and page.count('<td class="verdict">') == len(CLAIMS)
     assert (report.output / "claims.md").read_text(encoding="utf-8").startswith("| Paper's finding |")
 
 

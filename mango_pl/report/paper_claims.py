@@ -15,6 +15,7 @@ and "last" layers are the thirds of that list.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -85,7 +86,36 @@ def _fmt(values: Mapping[str, float], digits: int = 2) -> str:
     return ", ".join(f"{name} {value:.{digits}f}" for name, value in values.items())
 
 
-# -- the checks: each takes the figures' tables (and the run) and returns one ClaimCheck
+# -- the claims: each measures the tables of one figure (and the run) -> (what it shows, verdict)
+
+Measure = Callable[[Tables, ReportRun], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One finding of the paper and how a run is checked against it.
+
+    Attributes:
+        key, paper, rule: as in :class:`ClaimCheck`.
+        figure: the report figure whose tables it reads (its name in :data:`~mango_pl.report.figures.FIGURES`).
+        paper_figure: the paper's figure.
+        measure: (the figure's tables, the run) -> (what the run shows, verdict).
+    """
+
+    key: str
+    figure: str
+    paper_figure: str
+    paper: str
+    rule: str
+    measure: Measure
+
+    def check(self, tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
+        """The claim on a run: *cannot tell* when its figure was not drawn (the run lacks the data)."""
+        if self.figure not in tables:
+            measured, verdict = f"the {self.figure} figure was not drawn (see the report for why)", CANNOT_TELL
+        else:
+            measured, verdict = self.measure(tables[self.figure], run)
+        return ClaimCheck(self.key, f"{self.paper_figure} / {self.figure}", self.paper, measured, verdict, self.rule)
 
 
 def _entropy_by_layer(tables: Tables, stage: str) -> dict[str, float]:
@@ -93,76 +123,50 @@ def _entropy_by_layer(tables: Tables, stage: str) -> dict[str, float]:
     return {layer: _mean(table.select(layer=layer, stage=stage).column("entropy")) for layer in table.unique("layer")}
 
 
-def entropy_with_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "MEI class entropy decreases with layer depth (Fig. 6, Sec. 4.3)"
-    rule = f"Spearman(depth, mean late entropy) <= -{TREND}"
-    base = dict(key="entropy_depth", figure="Fig. 6 / class_entropy", paper=paper, rule=rule)
-    if "class_entropy" not in tables:
-        return ClaimCheck(measured="no class-entropy figure (needs 2 searched epochs)", verdict=CANNOT_TELL, **base)
-    late = _entropy_by_layer(tables["class_entropy"], "late")
+def _entropy_depth(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    late = _entropy_by_layer(tables, "late")
     rho = spearman(list(range(len(late))), list(late.values()))
-    measured = f"Spearman {rho:.2f}; mean late entropy: {_fmt(late)}"
     verdict = CANNOT_TELL if math.isnan(rho) else HOLDS if rho <= -TREND else FAILS
-    return ClaimCheck(measured=measured, verdict=verdict, **base)
+    return f"Spearman {rho:.2f}; mean late entropy: {_fmt(late)}", verdict
 
 
-def entropy_with_training(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "MEI class entropy decreases with training: no class-specific MEIs early, low-entropy MEIs late (Fig. 6)"
-    rule = f"mean entropy falls by > {ENTROPY_CHANGE} from first to last searched epoch in >= {MOST:.0%} of layers"
-    base = dict(key="entropy_training", figure="Fig. 6 / class_entropy", paper=paper, rule=rule)
-    if "class_entropy" not in tables:
-        return ClaimCheck(measured="no class-entropy figure (needs 2 searched epochs)", verdict=CANNOT_TELL, **base)
-    early, late = (_entropy_by_layer(tables["class_entropy"], stage) for stage in ("early", "late"))
+def _entropy_training(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    early, late = (_entropy_by_layer(tables, stage) for stage in ("early", "late"))
     falls = [layer for layer in late if late[layer] < early[layer] - ENTROPY_CHANGE]
     measured = (f"falls in {len(falls)}/{len(late)} layers; early -> late: "
                 + ", ".join(f"{layer} {early[layer]:.2f}->{late[layer]:.2f}" for layer in late))
-    return ClaimCheck(measured=measured, verdict=HOLDS if len(falls) >= MOST * len(late) else FAILS, **base)
+    return measured, HOLDS if len(falls) >= MOST * len(late) else FAILS
 
 
-def selective_by_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = ("most selective neurons are in the last layers; a share (up to 40%) is already in the middle layers "
-             "(Fig. 7)")
-    rule = "over all searched epochs: > 50% of selective (unit, epoch) counts in the last third of layers, and > 0 in the middle third"
-    base = dict(key="selective_depth", figure="Fig. 7 / selective_fraction", paper=paper, rule=rule)
-    if "selective_fraction" not in tables:
-        return ClaimCheck(measured="the selective-fraction figure was not drawn", verdict=CANNOT_TELL, **base)
-    table = tables["selective_fraction"][""]
+def _selective_depth(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    table = tables[""]
     layers = table.unique("layer")
     if len(layers) < 3:
-        return ClaimCheck(measured=f"{len(layers)} layers (needs 3 for thirds)", verdict=CANNOT_TELL, **base)
+        return f"{len(layers)} layers (needs 3 for thirds)", CANNOT_TELL
     count = {layer: sum(f * u for f, u in zip(table.select(layer=layer).column("selective_fraction"),
                                                table.select(layer=layer).column("units"))) for layer in layers}
-    peak = {layer: max(table.select(layer=layer).column("selective_fraction")) for layer in layers}
-    first, middle, last = thirds(layers)
     total = sum(count.values())
     if total == 0:
-        return ClaimCheck(measured="no unit was selective at any searched epoch", verdict=CANNOT_TELL, **base)
-    share = {name: sum(count[layer] for layer in part) / total
-             for name, part in (("first", first), ("middle", middle), ("last", last))}
-    measured = (f"share of selective counts by thirds: {_fmt(share)}; peak selective fraction per layer: "
-                f"{_fmt(peak)}")
-    holds = share["last"] > 0.5 and share["middle"] > 0
-    return ClaimCheck(measured=measured, verdict=HOLDS if holds else FAILS, **base)
+        return "no unit was selective at any searched epoch", CANNOT_TELL
+    peak = {layer: max(table.select(layer=layer).column("selective_fraction")) for layer in layers}
+    share = {name: sum(count[layer] for layer in part) / total for name, part in zip(("first", "middle", "last"),
+                                                                                   thirds(layers))}
+    measured = f"share of selective counts by thirds: {_fmt(share)}; peak selective fraction per layer: {_fmt(peak)}"
+    return measured, HOLDS if share["last"] > 0.5 and share["middle"] > 0 else FAILS
 
 
-def selective_early(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "highly selective neurons can form already in the early epochs and in early layers (abstract, Figs. 5, 7)"
-    rule = "a selective unit at one of the first 3 searched epochs, and one in the first half of the layers"
-    base = dict(key="selective_early", figure="Fig. 7 / selective_fraction", paper=paper, rule=rule)
-    if "selective_fraction" not in tables:
-        return ClaimCheck(measured="the selective-fraction figure was not drawn", verdict=CANNOT_TELL, **base)
-    table = tables["selective_fraction"][""]
+def _selective_early(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    table = tables[""]
     layers, epochs = table.unique("layer"), sorted(table.unique("epoch"))
     selective = [(layer, epoch) for layer, epoch, f in zip(table.column("layer"), table.column("epoch"),
                                                            table.column("selective_fraction")) if f > 0]
     if not selective:
-        return ClaimCheck(measured="no unit was selective at any searched epoch", verdict=FAILS, **base)
+        return "no unit was selective at any searched epoch", FAILS
     first_epoch = min(epoch for _, epoch in selective)
     first_layer = min(layers.index(layer) for layer, _ in selective)
     measured = (f"first selective unit at epoch {first_epoch} (searched epochs {epochs[:3]} are the first 3); "
                 f"shallowest layer with one: {layers[first_layer]} (layer {first_layer + 1} of {len(layers)})")
-    holds = first_epoch in epochs[:3] and first_layer < len(layers) / 2
-    return ClaimCheck(measured=measured, verdict=HOLDS if holds else FAILS, **base)
+    return measured, HOLDS if first_epoch in epochs[:3] and first_layer < len(layers) / 2 else FAILS
 
 
 def _activation_by_layer(tables: Tables) -> dict[str, tuple[list[int], list[float]]]:
@@ -171,77 +175,51 @@ def _activation_by_layer(tables: Tables) -> dict[str, tuple[list[int], list[floa
             for layer in table.unique("layer")}
 
 
-def activation_with_training(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "MEI activation increases with training (Figs. 8-9)"
-    rule = f"Spearman(epoch, mean MEI activation) >= {TREND} in >= {MOST:.0%} of layers"
-    base = dict(key="activation_training", figure="Fig. 9 / dynamics", paper=paper, rule=rule)
-    if "dynamics" not in tables:
-        return ClaimCheck(measured="no dynamics figure (needs 2 epochs and the accuracy)", verdict=CANNOT_TELL, **base)
-    rho = {layer: spearman(epochs, means) for layer, (epochs, means) in _activation_by_layer(tables["dynamics"]).items()}
+def _activation_training(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    rho = {layer: spearman(epochs, means) for layer, (epochs, means) in _activation_by_layer(tables).items()}
     rising = [layer for layer, value in rho.items() if value >= TREND]
     measured = f"rises in {len(rising)}/{len(rho)} layers; Spearman per layer: {_fmt(rho)}"
-    return ClaimCheck(measured=measured, verdict=HOLDS if len(rising) >= MOST * len(rho) else FAILS, **base)
+    return measured, HOLDS if len(rising) >= MOST * len(rho) else FAILS
 
 
-def activation_tracks_accuracy(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "MEI activation correlates well with the model's accuracy (Fig. 9 right)"
-    rule = f"median over layers of Spearman(validation accuracy, mean MEI activation) >= {TREND}"
-    base = dict(key="activation_accuracy", figure="Fig. 9 / dynamics", paper=paper, rule=rule)
-    if "dynamics" not in tables:
-        return ClaimCheck(measured="no dynamics figure (needs 2 epochs and the accuracy)", verdict=CANNOT_TELL, **base)
-    accuracy = dict(zip(tables["dynamics"]["accuracy"].column("epoch"), tables["dynamics"]["accuracy"].column("val_acc")))
+def _activation_accuracy(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    accuracy = dict(zip(tables["accuracy"].column("epoch"), tables["accuracy"].column("val_acc")))
     rho = {}
-    for layer, (epochs, means) in _activation_by_layer(tables["dynamics"]).items():
+    for layer, (epochs, means) in _activation_by_layer(tables).items():
         pairs = [(accuracy[e], m) for e, m in zip(epochs, means) if e in accuracy]
         rho[layer] = spearman([a for a, _ in pairs], [m for _, m in pairs])
-    finite = sorted(value for value in rho.values() if not math.isnan(value))
+    finite = [value for value in rho.values() if not math.isnan(value)]
     if not finite:
-        return ClaimCheck(measured="accuracy or activation constant over the searched epochs", verdict=CANNOT_TELL, **base)
-    median = finite[len(finite) // 2] if len(finite) % 2 else (finite[len(finite) // 2 - 1] + finite[len(finite) // 2]) / 2
-    measured = f"median Spearman {median:.2f}; per layer: {_fmt(rho)}"
-    return ClaimCheck(measured=measured, verdict=HOLDS if median >= TREND else FAILS, **base)
+        return "accuracy or activation constant over the searched epochs", CANNOT_TELL
+    median = statistics.median(finite)
+    return f"median Spearman {median:.2f}; per layer: {_fmt(rho)}", HOLDS if median >= TREND else FAILS
 
 
-def labile_by_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "labile neurons are virtually absent in the first layers and frequent (~40%) in the last layer (Fig. 10)"
-    rule = f"labile fraction <= {FEW_LABILE} in every first-third layer and above it in the last layer"
-    base = dict(key="labile_depth", figure="Fig. 10 / stable_labile", paper=paper, rule=rule)
-    if "stable_labile" not in tables:
-        return ClaimCheck(measured="no stable/labile figure (needs 2 searched epochs)", verdict=CANNOT_TELL, **base)
-    table = tables["stable_labile"]["fractions"]
+def _labile_depth(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    table = tables["fractions"]
     labile = dict(zip(table.column("layer"), table.column("labile")))
     layers = list(labile)
     if len(layers) < 3:
-        return ClaimCheck(measured=f"{len(layers)} layers (needs 3 for thirds)", verdict=CANNOT_TELL, **base)
-    first, _, _ = thirds(layers)
-    measured = f"labile fraction per layer: {_fmt(labile)}"
-    holds = all(labile[layer] <= FEW_LABILE for layer in first) and labile[layers[-1]] > FEW_LABILE
-    return ClaimCheck(measured=measured, verdict=HOLDS if holds else FAILS, **base)
+        return f"{len(layers)} layers (needs 3 for thirds)", CANNOT_TELL
+    holds = all(labile[layer] <= FEW_LABILE for layer in thirds(layers)[0]) and labile[layers[-1]] > FEW_LABILE
+    return f"labile fraction per layer: {_fmt(labile)}", HOLDS if holds else FAILS
 
 
-def complexity_of_first_layers(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "MEI complexity (JPEG and ZIP ratio) of the first layers rises with training, then reaches a steady state (Fig. 12)"
-    rule = (f"for both formats, the first-third layers' mean ratio is higher at the last searched epoch than at the "
-            f"first, and the last half of the epochs moves it by <= {PLATEAU:.0%} of that rise")
-    base = dict(key="complexity_first_layers", figure="Fig. 12 / complexity", paper=paper, rule=rule)
-    if "complexity" not in tables:
-        return ClaimCheck(measured="the complexity figure was not drawn", verdict=CANNOT_TELL, **base)
-    table = tables["complexity"][""]
+def _complexity_first_layers(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    table = tables[""]
     layers, epochs = table.unique("layer"), sorted(table.unique("epoch"))
     if len(layers) < 3 or len(epochs) < 3:
-        return ClaimCheck(measured=f"{len(layers)} layers, {len(epochs)} epochs (needs 3 of each)",
-                          verdict=CANNOT_TELL, **base)
-    first, _, _ = thirds(layers)
-    middle_epoch = epochs[len(epochs) // 2]
+        return f"{len(layers)} layers, {len(epochs)} epochs (needs 3 of each)", CANNOT_TELL
+    first, middle_epoch = thirds(layers)[0], epochs[len(epochs) // 2]
     parts, holds = [], True
     for metric in ("jpeg", "zip"):
         curve = {e: _mean(table.select(metric=metric, epoch=e).select_in("layer", first).column("mean")) for e in epochs}
-        rise = curve[epochs[-1]] - curve[epochs[0]]
-        late_move = max(curve[e] for e in epochs if e >= middle_epoch) - min(curve[e] for e in epochs if e >= middle_epoch)
+        late = [curve[e] for e in epochs if e >= middle_epoch]
+        rise, late_move = curve[epochs[-1]] - curve[epochs[0]], max(late) - min(late)
         holds &= rise > 0 and late_move <= PLATEAU * rise
         parts.append(f"{metric}: {curve[epochs[0]]:.3f} (epoch {epochs[0]}) -> {curve[epochs[-1]]:.3f} (epoch "
                      f"{epochs[-1]}), range over epochs >= {middle_epoch}: {late_move:.3f}")
-    return ClaimCheck(measured="; ".join(parts), verdict=HOLDS if holds else FAILS, **base)
+    return "; ".join(parts), HOLDS if holds else FAILS
 
 
 def _between_unit_distance(run: ReportRun, layer: str, epoch: int) -> float:
@@ -255,50 +233,34 @@ def _between_unit_distance(run: ReportRun, layer: str, epoch: int) -> float:
     return _mean(distances)
 
 
-def searches_find_similar_meis(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "different searches of a unit find MEIs with the same patterns, not identical (Fig. 11)"
-    rule = (f"at the last searched epoch, a unit's runs are closer to each other than MEIs of different units are "
-            f"(Euclidean latent distance ratio < 1) in >= {MOST:.0%} of layers")
-    base = dict(key="diversity_similar", figure="Fig. 11 / diversity", paper=paper, rule=rule)
-    if "diversity" not in tables:
-        return ClaimCheck(measured="no diversity figure (needs 2 search runs)", verdict=CANNOT_TELL, **base)
-    table = tables["diversity"][""]
-    ratio = {}
-    for layer in table.unique("layer"):
-        epoch = run.layer_epochs(layer)[-1]
-        within = table.select(layer=layer, epoch=epoch, metric="euclidean").column("mean")[0]
-        ratio[layer] = within / _between_unit_distance(run, layer, epoch)
+def _last_epoch_distance(table: Table, run: ReportRun, layer: str) -> tuple[float, float, float]:
+    """(mean, low, high) of the Euclidean distance between a unit's runs, at the layer's last epoch."""
+    row = table.select(layer=layer, epoch=run.layer_epochs(layer)[-1], metric="euclidean").rows[0]
+    return row[3], row[4], row[5]
+
+
+def _diversity_similar(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    table = tables[""]
+    ratio = {layer: _last_epoch_distance(table, run, layer)[0]
+             / _between_unit_distance(run, layer, run.layer_epochs(layer)[-1]) for layer in table.unique("layer")}
     similar = [layer for layer, value in ratio.items() if value < 1]
     measured = f"within-unit / between-unit distance per layer: {_fmt(ratio)}"
-    return ClaimCheck(measured=measured, verdict=HOLDS if len(similar) >= MOST * len(ratio) else FAILS, **base)
+    return measured, HOLDS if len(similar) >= MOST * len(ratio) else FAILS
 
 
-def diversity_with_depth(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "MEIs of the last layer vary more between searches than those of the first (~20% larger distance) (Fig. 11)"
-    rule = ("at the last searched epoch, mean Euclidean distance between a unit's runs, with its 95% interval over "
-            "units: last layer's interval above the first's (holds), below it (does not hold), overlapping (cannot tell)")
-    base = dict(key="diversity_depth", figure="Fig. 11 / diversity", paper=paper, rule=rule)
-    if "diversity" not in tables:
-        return ClaimCheck(measured="no diversity figure (needs 2 search runs)", verdict=CANNOT_TELL, **base)
-    table = tables["diversity"][""]
+def _diversity_depth(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    table = tables[""]
     layers = table.unique("layer")
-    row = {layer: table.select(layer=layer, epoch=run.layer_epochs(layer)[-1], metric="euclidean").rows[0]
-           for layer in (layers[0], layers[-1])}
-    (_, _, _, first, first_low, first_high, _), (_, _, _, last, last_low, last_high, _) = row[layers[0]], row[layers[-1]]
+    (first, first_low, first_high), (last, last_low, last_high) = (_last_epoch_distance(table, run, layer)
+                                                                   for layer in (layers[0], layers[-1]))
     change = last / first - 1 if first > 0 else math.nan
     measured = (f"{layers[0]} {first:.2f} [{first_low:.2f}, {first_high:.2f}], {layers[-1]} {last:.2f} "
                 f"[{last_low:.2f}, {last_high:.2f}] ({change:+.0%} last vs first)")
-    verdict = HOLDS if last_low > first_high else FAILS if last_high < first_low else CANNOT_TELL
-    return ClaimCheck(measured=measured, verdict=verdict, **base)
+    return measured, HOLDS if last_low > first_high else FAILS if last_high < first_low else CANNOT_TELL
 
 
-def budget_flattens(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
-    paper = "(the study's own check) the query budget is large enough that the MEI activation curves flatten"
-    rule = f"the last third of the queries adds <= {FLAT_GAIN:.0%} of the final best activation in >= {MOST:.0%} of layers (mean over runs)"
-    base = dict(key="budget_flattens", figure="Fig. 4 / activation_vs_queries", paper=paper, rule=rule)
-    if "activation_vs_queries" not in tables:
-        return ClaimCheck(measured="no query histories in the MEI files", verdict=CANNOT_TELL, **base)
-    table = tables["activation_vs_queries"][""]
+def _budget_flattens(tables: Tables, run: ReportRun) -> tuple[str, str]:
+    table = tables[""]
     gain = {}
     for layer in table.unique("layer"):
         gains = []
@@ -310,11 +272,59 @@ def budget_flattens(tables: Mapping[str, Tables], run: ReportRun) -> ClaimCheck:
     flat = [layer for layer, value in gain.items() if value <= FLAT_GAIN]
     measured = f"flat in {len(flat)}/{len(gain)} layers; last-third gain per layer: " + ", ".join(
         f"{layer} {value:.1%}" for layer, value in gain.items())
-    return ClaimCheck(measured=measured, verdict=HOLDS if len(flat) >= MOST * len(gain) else FAILS, **base)
+    return measured, HOLDS if len(flat) >= MOST * len(gain) else FAILS
 
 
-#: every check, in the order of the paper's sections
-CHECKS: tuple[Callable[[Mapping[str, Tables], ReportRun], ClaimCheck], ...] = (
+entropy_with_depth = Claim(
+    "entropy_depth", "class_entropy", "Fig. 6", "MEI class entropy decreases with layer depth (Fig. 6, Sec. 4.3)",
+    f"Spearman(depth, mean late entropy) <= -{TREND}", _entropy_depth)
+entropy_with_training = Claim(
+    "entropy_training", "class_entropy", "Fig. 6",
+    "MEI class entropy decreases with training: no class-specific MEIs early, low-entropy MEIs late (Fig. 6)",
+    f"mean entropy falls by > {ENTROPY_CHANGE} from first to last searched epoch in >= {MOST:.0%} of layers",
+    _entropy_training)
+selective_by_depth = Claim(
+    "selective_depth", "selective_fraction", "Fig. 7",
+    "most selective neurons are in the last layers; a share (up to 40%) is already in the middle layers (Fig. 7)",
+    "over all searched epochs: > 50% of selective (unit, epoch) counts in the last third of layers, and > 0 in the "
+    "middle third", _selective_depth)
+selective_early = Claim(
+    "selective_early", "selective_fraction", "Fig. 7",
+    "highly selective neurons can form already in the early epochs and in early layers (abstract, Figs. 5, 7)",
+    "a selective unit at one of the first 3 searched epochs, and one in the first half of the layers", _selective_early)
+activation_with_training = Claim(
+    "activation_training", "dynamics", "Fig. 9", "MEI activation increases with training (Figs. 8-9)",
+    f"Spearman(epoch, mean MEI activation) >= {TREND} in >= {MOST:.0%} of layers", _activation_training)
+activation_tracks_accuracy = Claim(
+    "activation_accuracy", "dynamics", "Fig. 9", "MEI activation correlates well with the model's accuracy (Fig. 9 right)",
+    f"median over layers of Spearman(validation accuracy, mean MEI activation) >= {TREND}", _activation_accuracy)
+labile_by_depth = Claim(
+    "labile_depth", "stable_labile", "Fig. 10",
+    "labile neurons are virtually absent in the first layers and frequent (~40%) in the last layer (Fig. 10)",
+    f"labile fraction <= {FEW_LABILE} in every first-third layer and above it in the last layer", _labile_depth)
+complexity_of_first_layers = Claim(
+    "complexity_first_layers", "complexity", "Fig. 12",
+    "MEI complexity (JPEG and ZIP ratio) of the first layers rises with training, then reaches a steady state (Fig. 12)",
+    f"for both formats, the first-third layers' mean ratio is higher at the last searched epoch than at the first, and "
+    f"the last half of the epochs moves it by <= {PLATEAU:.0%} of that rise", _complexity_first_layers)
+searches_find_similar_meis = Claim(
+    "diversity_similar", "diversity", "Fig. 11",
+    "different searches of a unit find MEIs with the same patterns, not identical (Fig. 11)",
+    f"at the last searched epoch, a unit's runs are closer to each other than MEIs of different units are (Euclidean "
+    f"latent distance ratio < 1) in >= {MOST:.0%} of layers", _diversity_similar)
+diversity_with_depth = Claim(
+    "diversity_depth", "diversity", "Fig. 11",
+    "MEIs of the last layer vary more between searches than those of the first (~20% larger distance) (Fig. 11)",
+    "at the last searched epoch, mean Euclidean distance between a unit's runs, with its 95% interval over units: last "
+    "layer's interval above the first's (holds), below it (does not hold), overlapping (cannot tell)", _diversity_depth)
+budget_flattens = Claim(
+    "budget_flattens", "activation_vs_queries", "Fig. 4",
+    "(the study's own check) the query budget is large enough that the MEI activation curves flatten",
+    f"the last third of the queries adds <= {FLAT_GAIN:.0%} of the final best activation in >= {MOST:.0%} of layers "
+    f"(mean over runs)", _budget_flattens)
+
+#: every claim, in the order of the paper's sections
+CLAIMS: tuple[Claim, ...] = (
     entropy_with_depth, entropy_with_training, selective_by_depth, selective_early, activation_with_training,
     activation_tracks_accuracy, labile_by_depth, complexity_of_first_layers, searches_find_similar_meis,
     diversity_with_depth, budget_flattens,
@@ -322,9 +332,9 @@ CHECKS: tuple[Callable[[Mapping[str, Tables], ReportRun], ClaimCheck], ...] = (
 
 
 def check_claims(run: ReportRun, tables: Mapping[str, Tables]) -> list[ClaimCheck]:
-    """Every check of :data:`CHECKS` on a run, from the tables of its figures (``{figure name: tables}``;
-    a figure that could not be drawn is absent, and the checks that need it say *cannot tell*)."""
-    return [check(tables, run) for check in CHECKS]
+    """Every claim of :data:`CLAIMS` checked on a run, from the tables of its figures (``{figure name:
+    tables}``; a figure that could not be drawn is absent, and its claims say *cannot tell*)."""
+    return [claim.check(tables, run) for claim in CLAIMS]
 
 
 def claims_table(checks: list[ClaimCheck]) -> Table:
