@@ -115,8 +115,10 @@ def test_complexity_claim_wants_a_rise_then_a_plateau():
         return {"complexity": {"": table}}
 
     assert complexity_of_first_layers.check(tables(lambda epoch: min(0.2 + 0.2 * epoch, 0.6)), None).verdict == HOLDS
-    assert complexity_of_first_layers.check(tables(lambda epoch: 0.2 + 0.1 * epoch), None).verdict == FAILS  # no plateau
+    assert complexity_of_first_layers.check(tables(lambda epoch: 0.2 + 0.05 * epoch), None).verdict == FAILS  # no plateau
     assert complexity_of_first_layers.check(tables(lambda epoch: 0.6 - 0.01 * epoch), None).verdict == FAILS  # no rise
+    overhead = complexity_of_first_layers.check(tables(lambda epoch: min(2.0 + 0.2 * epoch, 2.6)), None)
+    assert overhead.verdict == CANNOT_TELL and "larger than the raw ones" in overhead.measured  # ratio >= 1
 
 
 def test_budget_check_reads_the_last_third_of_the_activation_curves():

@@ -345,6 +345,8 @@ def test_the_papers_findings_are_checked_on_the_run_and_listed_in_the_page(run, 
     assert verdicts["selective_depth"] == CANNOT_TELL  # two layers cannot be split into thirds
     # two search runs per unit and three epochs: the diversity and activation checks give a verdict
     assert verdicts["diversity_similar"] != CANNOT_TELL and verdicts["activation_training"] != CANNOT_TELL
+    similar = next(c for c in report.claims if c.key == "diversity_similar")
+    assert "MEI images' pixels" in similar.measured and "nan" not in similar.measured
     depth = next(c for c in report.claims if c.key == "diversity_depth")
     diversity = read_csv(report.output / "diversity.csv")
     first = next(r for r in diversity if r["layer"] == LAYERS[0] and r["epoch"] == str(EPOCHS[-1])

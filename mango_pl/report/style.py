@@ -119,4 +119,11 @@ def legend_outside(figure: Figure, axes: Sequence[Axes], columns: int | None = N
             entries.setdefault(label, handle)
     if entries:
         figure.legend(list(entries.values()), list(entries), loc="outside lower center",
-                      ncols=columns or min(len(entries), 6))
+                      ncols=columns or legend_columns(list(entries), figure.get_figwidth()))
+
+
+def legend_columns(labels: Sequence[str], width: float, most: int = 6) -> int:
+    """How many legend entries fit side by side in a figure ``width`` inches wide (at most ``most``):
+    each takes its marker and about 0.075 in per character of its label at the report's font size."""
+    entry = 0.55 + 0.075 * max(len(label) for label in labels)
+    return max(1, min(len(labels), most, int(width // entry)))
