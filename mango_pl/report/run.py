@@ -89,7 +89,7 @@ class ReportRun:
 
     Attributes:
         root: the run folder.
-        layers: the probed layers by depth (input to output; see ``_search_order``).
+        layers: the probed layers by depth (input to output; see ``_depth_order``).
         epochs: every epoch with a file, in order.
         files: ``{layer: {epoch: MEIFile}}``, epochs in order. To keep long runs in memory the query
             histories (``RunMEIs.history``) are kept only in each layer's last file.
@@ -147,7 +147,7 @@ def load_run(root: str | Path) -> ReportRun:
     files: dict[str, dict[int, MEIFile]] = {}
     for found in sorted(kept, key=lambda f: f.meis.epoch):
         files.setdefault(found.meis.layer, {})[found.meis.epoch] = found
-    layers = sorted(files, key=lambda layer: _search_order(files[layer], layer))
+    layers = sorted(files, key=lambda layer: _depth_order(files[layer], layer))
     epochs = sorted({epoch for by_epoch in files.values() for epoch in by_epoch})
     return ReportRun(root, layers, epochs, {layer: files[layer] for layer in layers}, loaded[0].meis.grid,
                      read_validation_accuracy(root), notes)
@@ -213,7 +213,7 @@ def _newest_per_epoch_and_layer(loaded: list[MEIFile], root: Path) -> tuple[list
     return kept, notes
 
 
-def _search_order(by_epoch: dict[int, MEIFile], layer: str) -> tuple[int, int, float, str]:
+def _depth_order(by_epoch: dict[int, MEIFile], layer: str) -> tuple[int, int, float, str]:
     """Layers by depth: the module position the files record (input to output); for files written
     before mango-pl recorded it, the order they were searched in (the files of a layer's first epoch
     were written in turn; a copy that does not keep modification times loses that order)."""
