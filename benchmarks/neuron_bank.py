@@ -108,7 +108,7 @@ PROTOCOL = 2
 #: scaled by the ~3x that elite and cma were slower there); other methods get ``OPTIMIZER_GUESS``;
 #: a warm start's inversion ~5 s per job
 UNIT_QUERY_SECONDS = 2.5e-3
-OPTIMIZER_COST = {"surrogate": (14.0, 10), "elite": (1.5, 10), "random": (0.12, 100), "ga": (0.41, 30), "cma": (4.8, 18),
+OPTIMIZER_COST = {"surrogate": (14.0, 10), "surrogate-image": (62.6, 10), "elite": (1.5, 10), "random": (0.12, 100), "ga": (0.41, 30), "cma": (4.8, 18),
                   "tt": (9.2, 10), "tt-s": (11.3, 5), "tt-b": (27.8, 25), "ng:Portfolio": (25.7, 10),
                   "ng:CMA": (11.3, 10), "ng:DiagonalCMA": (9.2, 10), "elitist-ga": (0.3, 10),
                   "catcma": (3.5, 18), "cholesky-cma": (7.3, 40), "sphere-cma": (9.4, 40)}

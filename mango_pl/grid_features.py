@@ -9,8 +9,13 @@ coordinate). A point's feature vector is the concatenation of its coordinates' v
 ``[d * e]``. The table form is what makes a model of the response cheap to evaluate on many
 candidates: a linear map of the features is a sum of ``d`` looked-up rows.
 
-Where a grid point means nothing beyond its index (a categorical grid with no table), a searcher
-that models the response treats it as one-hot (a table of the identity).
+Every point also stands for an image. ``pixels`` (optional) maps grid points to their decoded
+image as a vector, ``index [N, d] -> [N, f]`` (a space gives its images avg-pooled to at most 8 x 8,
+:meth:`mango_pl.stimuli.space.StimulusSpace.pixel_features`). It is what a unit actually sees, so
+a model on it can learn units whose response the grid's own meaning hides; but every candidate it
+rates must be decoded, which costs far more than a table lookup. Searchers use it only when asked
+(``surrogate-image``). A space whose grid values mean nothing beyond their index has no table
+(``table=None``) and may still have ``pixels``; searchers then see the index as an ordinal value.
 
 Spaces hand their features over with :meth:`mango_pl.stimuli.space.StimulusSpace.grid_features`;
 :func:`mango_pl.search.maximize` takes them as ``features=`` and gives them to searchers that use
@@ -23,7 +28,8 @@ imports torch only. ``from mango_pl.search import GridFeatures`` works too.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -35,11 +41,15 @@ class GridFeatures:
 
     Args:
         table: float tensor ``[n, e]`` (every coordinate's value ``i`` stands for row ``i``) or
-            ``[d, n, e]`` (coordinate ``j``'s value ``i`` stands for ``table[j, i]``).
+            ``[d, n, e]`` (coordinate ``j``'s value ``i`` stands for ``table[j, i]``); ``None`` when the
+            values mean nothing beyond their index (then ``n`` must be given and ``pixels`` should be).
         name: what the features are (shown in errors and reprs), e.g. ``"sngan latent"``.
+        pixels: ``index [N, d] -> [N, f]`` float, the decoded image of each point as a vector (on
+            demand; see the module doc), or ``None``.
+        values: grid values per coordinate when there is no table (``n``).
 
     Raises:
-        ValueError: a table that is not 2-D or 3-D, empty, or not finite.
+        ValueError: a table that is not 2-D or 3-D, empty, or not finite; no table and no ``n``.
 
     Example:
         >>> f = GridFeatures(torch.linspace(-4, 4, 64)[:, None], "latent")
@@ -47,11 +57,19 @@ class GridFeatures:
         torch.Size([1, 2, 1])
     """
 
-    table: Tensor
+    table: Tensor | None
     name: str = "features"
+    pixels: Callable[[Tensor], Tensor] | None = field(default=None, compare=False, repr=False)
+    values: int | None = None
 
     def __post_init__(self):
         table = self.table
+        if self.pixels is not None and not callable(self.pixels):
+            raise ValueError(f"GridFeatures' pixels must be a function index -> vectors, got {self.pixels!r}")
+        if table is None:
+            if not isinstance(self.values, int) or self.values < 1:
+                raise ValueError("GridFeatures without a table needs the grid's values per coordinate: values=n")
+            return
         if not isinstance(table, Tensor) or table.dim() not in (2, 3) or table.numel() == 0:
             shape = tuple(table.shape) if isinstance(table, Tensor) else type(table).__name__
             raise ValueError(f"GridFeatures needs a float table [n, e] or [d, n, e], got {shape}")
@@ -69,20 +87,50 @@ class GridFeatures:
     @property
     def n(self) -> int:
         """Grid values per coordinate."""
-        return self.table.shape[-2]
+        return self.values if self.table is None else self.table.shape[-2]
+
+    @property
+    def has_table(self) -> bool:
+        """Whether the grid's values stand for vectors (else only ``pixels`` says what points mean)."""
+        return self.table is not None
 
     @property
     def e(self) -> int:
         """Length of one coordinate's vector."""
-        return self.table.shape[-1]
+        return self._table().shape[-1]
 
     @property
     def per_coordinate(self) -> bool:
         """Whether each coordinate has its own table (``[d, n, e]``)."""
-        return self.table.dim() == 3
+        return self.table is not None and self.table.dim() == 3
+
+    def _table(self) -> Tensor:
+        if self.table is None:
+            raise ValueError(f"grid features {self.name!r} have no table (the grid's values mean nothing beyond their "
+                             f"index); check has_table first")
+        return self.table
+
+    def images(self, index: Tensor) -> Tensor:
+        """``index [..., d]`` -> each point's decoded image as a vector ``[..., f]`` (float64, on
+        ``index``'s device).
+
+        Raises:
+            ValueError: these features carry no ``pixels``.
+        """
+        if self.pixels is None:
+            raise ValueError(f"grid features {self.name!r} carry no decoded images (pixels=None); use a stimulus "
+                             f"space's grid_features(), which adds them")
+        lead = index.shape[:-1]
+        flat = self.pixels(index.reshape(-1, index.shape[-1]))
+        return flat.to(index.device, torch.float64).reshape(*lead, -1)
 
     def check(self, d: int, n: int) -> None:
         """Raise a clear error unless the table fits the grid ``{0..n-1}^d``."""
+        if self.table is None:
+            if self.n != n:
+                raise ValueError(f"grid features {self.name!r} are for n={self.n} values per coordinate, the grid has "
+                                 f"n={n}; pass the features of the space that is searched (space.grid_features())")
+            return
         if self.n != n or (self.per_coordinate and self.table.shape[0] != d):
             expected = f"[{n}, e] or [{d}, {n}, e]"
             raise ValueError(f"grid features {self.name!r} have a table of shape {tuple(self.table.shape)}, which does "
@@ -92,12 +140,12 @@ class GridFeatures:
     def coordinate_tables(self, d: int, dtype: torch.dtype = torch.float64,
                           device: torch.device | str | None = None) -> Tensor:
         """The table of every coordinate, ``[d, n, e]`` (a view when the table is shared)."""
-        table = self.table.to(device=device, dtype=dtype)
+        table = self._table().to(device=device, dtype=dtype)
         return table if self.per_coordinate else table.unsqueeze(0).expand(d, -1, -1)
 
     def vectors(self, index: Tensor) -> Tensor:
         """``index [..., d]`` -> each coordinate's vector, ``[..., d, e]`` (float64, on ``index``'s device)."""
-        table = self.table.to(index.device, torch.float64)
+        table = self._table().to(index.device, torch.float64)
         if not self.per_coordinate:
             return table[index.long()]
         d = index.shape[-1]
@@ -111,7 +159,10 @@ class GridFeatures:
     def ordering(self) -> Tensor:
         """A permutation of the ``n`` values ``LongTensor[n]`` (``[d, n]`` per coordinate) that sorts them
         by their projection on the table's first principal component, so that neighbouring positions
-        in the order mean similar things (e.g. a VQ-VAE codebook made ordinal for CMA-ES with margin)."""
+        in the order mean similar things (e.g. a VQ-VAE codebook made ordinal for CMA-ES with margin).
+        Without a table the values keep their own order."""
+        if self.table is None:
+            return torch.arange(self.n)
         table = self.table.double()
         centred = table - table.mean(-2, keepdim=True)
         if self.e == 1:
@@ -122,4 +173,6 @@ class GridFeatures:
         return score.argsort(dim=-1, stable=True)
 
     def __repr__(self) -> str:
-        return f"GridFeatures({self.name!r}, table={tuple(self.table.shape)})"
+        table = None if self.table is None else tuple(self.table.shape)
+        images = ", pixels" if self.pixels is not None else ""
+        return f"GridFeatures({self.name!r}, table={table}{images})"

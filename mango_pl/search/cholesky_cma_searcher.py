@@ -129,7 +129,7 @@ class GridLatent:
     def __init__(self, d: int, n: int, features: GridFeatures | None, latent_scale: float | None,
                  device: torch.device):
         self.d, self.n = d, n
-        if features is None:
+        if features is None or not features.has_table:  # the index is the latent (decoded images are not)
             self.table = None
             self.e = 1
             self.centre = torch.full((d, 1), (n - 1) / 2, dtype=torch.float64, device=device)

@@ -29,6 +29,7 @@ NEVERGRAD_SEARCHER = "mango_pl.search.nevergrad_searcher:NevergradSearcher"
 METHODS: dict[str, tuple[type[Searcher] | str, dict[str, Any]]] = {
     "elite": ("mango_pl.search.elite_searcher:EliteSearcher", {}),
     "surrogate": ("mango_pl.search.surrogate_searcher:SurrogateSearcher", {}),
+    "surrogate-image": ("mango_pl.search.surrogate_searcher:SurrogateSearcher", dict(image=True)),
     "protes": ("mango_pl.search.protes_torch:ProtesSearcher", {}),
     "tt": ("mango_pl.search.protes_torch:ProtesSearcher", dict(k=10, k_top=1)),
     "tt-s": ("mango_pl.search.protes_torch:ProtesSearcher", dict(k=5, k_top=1, qtt=True)),

@@ -21,6 +21,13 @@ Why these choices:
   recent standardized error is the one used. A model too simple for a unit shows up here too: the
   within-batch correlation of its predictions with the measurements (``trust``) tells the
   searcher how much to rely on it.
+- **The decoded image as a second view (``image=True``).** What a grid point means to the grid
+  (a latent value, a code's vector) can hide what a unit responds to; the decoded image does not.
+  With ``image`` the model keeps, beside the table's regressions, one per length scale on the
+  stimulus's image avg-pooled to 8 x 8 (``GridFeatures.pixels``), and these views compete with
+  the table's on the same predictive score. A candidate is decoded only when it is rated for a
+  unit whose best view is an image view (and every measured stimulus, to score the views), so an
+  image view costs decoding only where it predicts best.
 - **Noise.** The observation noise of the regression is the larger of a floor and the searcher's
   own estimate of the measurement noise (from re-tests), relative to the spread of the responses:
   under noise the model smooths the measurements instead of following them.
@@ -46,6 +53,8 @@ from mango_pl.grid_features import GridFeatures
 _PROJECTION_SEED = 0x6D616E67
 #: the observation noise of the regression never drops below this share of the responses' variance
 _NOISE_FLOOR = 1e-2
+#: random grid points decoded to set the image views' centre and length scale
+_IMAGE_PROBE = 256
 #: decay of the per-scale error and of the trust (about the last 10 batches count)
 _DECAY = 0.9
 
@@ -55,13 +64,13 @@ def _prepared_table(features: GridFeatures | None, d: int, n: int, components: i
     components, centred, scaled to unit total variance per coordinate.
 
     Without features the index counts as an ordinal value (as the grid-stepping searchers see it)."""
-    if features is None:
+    if features is None or not features.has_table:
         table = torch.linspace(-1.0, 1.0, n, dtype=torch.float64)[None, :, None].expand(d, -1, -1)
     else:
         table = features.coordinate_tables(d)
     table = table - table.mean(1, keepdim=True)
     if table.shape[-1] > components:
-        if features is not None and not features.per_coordinate:  # one PCA for the shared table
+        if features is not None and features.has_table and not features.per_coordinate:  # one PCA, shared table
             _, _, vh = torch.linalg.svd(table[0], full_matrices=False)
             table = table @ vh[:components].T
         else:
@@ -82,7 +91,12 @@ class ResponseModel:
         per_scale: random features per length scale (``F``).
         scales: RBF length scales, as multiples of the typical distance between random points.
         components: principal components kept of each coordinate's feature table.
+        image: also model the response on the decoded image (``features.pixels``), one regression
+            per length scale (the views listed in ``views``).
         device: where the model computes.
+
+    Raises:
+        ValueError: ``image`` without features that carry ``pixels``.
 
     Example:
         >>> model = ResponseModel(None, d=8, n=16, problems=2)
@@ -93,11 +107,16 @@ class ResponseModel:
 
     def __init__(self, features: GridFeatures | None, d: int, n: int, problems: int, shared: bool = False,
                  per_scale: int = 128, scales: tuple[float, ...] = (0.3, 0.6, 1.2, 2.4), components: int = 8,
-                 device: torch.device | str | None = None):
+                 image: bool = False, device: torch.device | str | None = None):
+        if image and (features is None or features.pixels is None):
+            raise ValueError("a response model on decoded images needs grid features with pixels "
+                             "(pass features=space.grid_features())")
         self.d, self.n, self.problems, self.shared = d, n, problems, shared
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.per_scale = per_scale
         self.scales = tuple(float(s) for s in scales)
+        #: the regressions: ``("table", scale)`` for each scale, then ``("image", scale)`` with ``image``
+        self.views = tuple(("table", s) for s in self.scales) + (tuple(("image", s) for s in self.scales) if image else ())
         S, F = len(self.scales), per_scale
         table = _prepared_table(features, d, n, components)  # [d, n, r]
         r = table.shape[-1]
@@ -113,6 +132,12 @@ class ResponseModel:
         self._rows_by_scale = [self._rows[:, s * F:(s + 1) * F].contiguous() for s in range(S)]
         self._offsets = (torch.arange(d, device=self.device) * n)
         self._phase = (torch.rand(S, F, generator=generator, dtype=torch.float64) * 2 * math.pi).to(self.device)
+        self._features = features if image else None
+        if image:
+            self._pixel_mean, self._pixel_weights, image_phase = _image_projection(features, d, n, self.scales, F)
+            self._pixel_mean, self._pixel_weights = self._pixel_mean.to(self.device), self._pixel_weights.to(self.device)
+            self._phase = torch.cat([self._phase, image_phase.to(self.device)])
+        S = len(self.views)
         groups = 1 if shared else problems
         self._gram = torch.zeros(S, groups, F, F, dtype=torch.float64, device=self.device)
         self._cross = torch.zeros(S, problems, F, dtype=torch.float64, device=self.device)  # Phi^T y
@@ -132,13 +157,29 @@ class ResponseModel:
     # -- features ------------------------------------------------------------------------------
 
     def phi(self, index: Tensor) -> Tensor:
-        """``index [..., d]`` -> random Fourier features ``[S, ..., F]`` (float64)."""
+        """``index [..., d]`` -> random Fourier features of every view ``[S, ..., F]`` (float64)."""
         lead = index.shape[:-1]
-        flat = index.reshape(-1, self.d).to(self.device).long() + self._offsets
-        projected = torch.nn.functional.embedding_bag(flat, self._rows, mode="sum").double()  # [B, S*F]
+        flat = index.reshape(-1, self.d).to(self.device).long()
+        projected = torch.nn.functional.embedding_bag(flat + self._offsets, self._rows, mode="sum").double()
         projected = projected.view(-1, len(self.scales), self.per_scale).transpose(0, 1)  # [S, B, F]
+        if self._features is not None:  # [P, K, d]: per problem; [N, d] (population mode): one set for all
+            problems = index.shape[0] if index.dim() == 3 else 1
+            projected = torch.cat([projected, self._image_projected(flat, problems=problems)])
         features = torch.cos(projected + self._phase[:, None]) * math.sqrt(2.0 / self.per_scale)
-        return features.reshape(len(self.scales), *lead, self.per_scale)
+        return features.reshape(len(self.views), *lead, self.per_scale)
+
+    def _image_projected(self, flat: Tensor, view: int | None = None, problems: int = 1) -> Tensor:
+        """The image views' projections of ``flat [B, d]``: ``[S_image, B, F]`` (one view's ``[B, F]``).
+
+        ``flat`` holds ``problems`` problems' points one after the other: each problem's are decoded
+        and projected apart, so that its features (float32 decoders and matrix products vary with the
+        batch) and hence its search do not depend on the other problems'."""
+        weights = self._pixel_weights if view is None else self._pixel_weights[:, view - len(self.scales)]
+        parts = []
+        for part in flat.chunk(problems):
+            pixels = self._features.images(part).to(self.device) - self._pixel_mean  # [b, f]
+            parts.append(torch.einsum("bf,fsk->sbk", pixels, weights) if view is None else pixels @ weights)
+        return torch.cat(parts, dim=1 if view is None else 0)
 
     # -- learning ------------------------------------------------------------------------------
 
@@ -226,25 +267,41 @@ class ResponseModel:
             variance = solved.pow(2).sum(2)  # [S, P, M]
         return predicted * scale[None, :, None] + mean[None, :, None], variance.sqrt() * scale[None, :, None]
 
-    def best_scale(self) -> Tensor:
-        """``[P]`` the length scale whose recent predictions erred least (the middle one at first)."""
-        fallback = torch.full((self.problems,), len(self.scales) // 2, dtype=torch.long, device=self.device)
-        return torch.where(self._error_weight > 0, self._error.argmin(0), fallback)
+    @property
+    def has_images(self) -> bool:
+        """Whether the model has image views (rating a candidate on them decodes it)."""
+        return len(self.views) > len(self.scales)
 
-    def predict(self, index: Tensor) -> tuple[Tensor, Tensor]:
-        """The chosen scale's mean and uncertainty for ``index [P, M, d]``: ``[P, M]`` each (only that
-        scale's regression is evaluated)."""
+    def best_scale(self, table_only: bool = False) -> Tensor:
+        """``[P]`` the view (index into ``views``) whose recent predictions erred least (the middle table
+        view at first); ``table_only``: the best of the table views."""
+        fallback = torch.full((self.problems,), len(self.scales) // 2, dtype=torch.long, device=self.device)
+        error = self._error[: len(self.scales)] if table_only else self._error
+        return torch.where(self._error_weight > 0, error.argmin(0), fallback)
+
+    def image_preferred(self) -> Tensor:
+        """``[P]`` bool: whether a problem's best view is an image view."""
+        return self.best_scale() >= len(self.scales)
+
+    def predict(self, index: Tensor, table_only: bool = False, problems: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The chosen view's mean and uncertainty for ``index [P, M, d]``: ``[P, M]`` each (only that
+        view's regression is evaluated; ``table_only``: the best table view's, which decodes nothing).
+        ``problems``: ``index`` holds these problems' points only (``LongTensor[P]``)."""
         weights, cholesky, mean, scale = self._fitted()
-        best = self.best_scale()  # [P]
-        rows = torch.arange(self.problems, device=self.device)
+        rows = torch.arange(self.problems, device=self.device) if problems is None else problems.to(self.device)
+        best = self.best_scale(table_only)[rows]  # [P]
+        mean, scale = mean[rows], scale[rows]
         P, M = index.shape[:2]
         flat = index.reshape(P, M, self.d).to(self.device).long() + self._offsets
         chosen = torch.empty(P, M, self.per_scale, dtype=torch.float64, device=self.device)
-        for s in best.unique().tolist():  # project each problem on its own scale's features only
+        for s in best.unique().tolist():  # project each problem on its own view's features only
             group = (best == s).nonzero().flatten()
-            projected = torch.nn.functional.embedding_bag(flat[group].reshape(-1, self.d), self._rows_by_scale[s],
-                                                          mode="sum")
-            chosen[group] = projected.double().view(group.numel(), M, self.per_scale)
+            if s < len(self.scales):
+                projected = torch.nn.functional.embedding_bag(flat[group].reshape(-1, self.d), self._rows_by_scale[s],
+                                                              mode="sum").double()
+            else:  # an image view: these candidates are decoded
+                projected = self._image_projected(flat[group].reshape(-1, self.d) - self._offsets, s, group.numel())
+            chosen[group] = projected.view(group.numel(), M, self.per_scale)
         features = torch.cos(chosen + self._phase[best][:, None]) * math.sqrt(2.0 / self.per_scale)  # [P, M, F]
         predicted = (features * weights[best, rows].unsqueeze(1)).sum(-1)
         factor = cholesky[best, 0] if self.shared else cholesky[best, rows]  # [P, F, F]
@@ -281,6 +338,23 @@ class ResponseModel:
         correlation = _masked_correlation(chosen, values, mask)
         enough = count >= 3
         self.trust = torch.where(enough, _DECAY * self.trust + (1 - _DECAY) * correlation, self.trust)
+
+
+def _image_projection(features: GridFeatures, d: int, n: int, scales: tuple[float, ...],
+                      per_scale: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The image views' random projection: the mean pooled image of random grid points ``[f]``, the
+    weights ``[f, S, F]`` (a length scale of 1 is the typical distance between two random points'
+    images) and the phases ``[S, F]``; from their own fixed seed (the table views' draws stay as
+    they are without images)."""
+    generator = torch.Generator().manual_seed(_PROJECTION_SEED + 1)
+    probe = torch.randint(0, n, (_IMAGE_PROBE, d), generator=generator)
+    pixels = features.images(probe)  # [B, f]
+    mean = pixels.mean(0)
+    typical = math.sqrt(2.0) * (pixels - mean).pow(2).sum(1).mean().sqrt().clamp_min(1e-12)
+    lengths = torch.tensor(scales, dtype=torch.float64) * typical
+    weights = torch.randn(pixels.shape[1], len(scales), per_scale, generator=generator, dtype=torch.float64)
+    phase = torch.rand(len(scales), per_scale, generator=generator, dtype=torch.float64) * 2 * math.pi
+    return mean, weights / lengths[:, None], phase
 
 
 def _masked_correlation(x: Tensor, y: Tensor, mask: Tensor) -> Tensor:

@@ -26,6 +26,13 @@ proposals screened by its own output.
 Without grid features (``maximize`` without ``features=``), the model sees each index as an
 ordinal value, as ``elite``'s grid steps do; with a VQ-VAE's codebook or an SN-GAN's latent
 values (``space.grid_features()``) it sees what the stimuli are.
+
+``surrogate-image`` (``image=True``) also models the response on the decoded image of every
+stimulus (avg-pooled to 8 x 8; ``GridFeatures.pixels``, which ``space.grid_features()`` carries):
+its image views compete with the grid's on how well they predict, and candidates are decoded for
+the units whose best view is an image view. It costs a decode per candidate rated that way (about
+320 per unit and step), so it suits a live neuron (``mango-pl loop``, where a stimulus costs a
+second) more than a search during training; the bank's report says what it gains.
 """
 
 from __future__ import annotations
@@ -50,6 +57,13 @@ class SurrogateSearcher(EliteSearcher):
         min_unscreened: the least share of a batch taken unscreened (when the model predicts well).
         max_unscreened: the share taken unscreened while the model predicts nothing.
         features_per_scale: random Fourier features per length scale of the model.
+        image: also model the response on the decoded images (``features.pixels``; needs
+            ``features=space.grid_features()``; the ``surrogate-image`` method).
+        decoded_share: with ``image``, for a unit whose best view is an image view, the share of the
+            candidates decoded and rated on it: the ones the best table view rates highest (the
+            unscreened ones always); a table view's unit is rated as without ``image``. 1: every
+            candidate (the default; on the bank's quick run 0.25 halves the optimizer time and loses
+            about 40 % of what the images gain on the SN-GAN grid).
         smooth: under noise, rank elites (and choose the result) on their measurements shrunk toward
             the model's prediction (``EliteArchive.prior``) rather than toward the archive's average.
         shared_screen: population mode: candidates bred per stimulus shown (the model screens for
@@ -62,7 +76,8 @@ class SurrogateSearcher(EliteSearcher):
             then costs less than a small network's answer to it).
 
     Raises:
-        ValueError: bad option values.
+        ValueError: bad option values; at the first ``ask``, ``image`` without features that carry
+            decoded images.
 
     Example:
         >>> s = SurrogateSearcher(d=16, n=8, problems=2)
@@ -76,7 +91,8 @@ class SurrogateSearcher(EliteSearcher):
     def __init__(self, d: int, n: int, problems: int = 1, seed: Seeds = 0,
                  device: torch.device | str | None = None, budget: int | None = None, *,
                  screen: int = 32, explore: float = 1.0, min_unscreened: float = 0.2, max_unscreened: float = 0.4,
-                 features_per_scale: int = 128, shared_screen: int = 4, smooth: bool = True,
+                 features_per_scale: int = 128, shared_screen: int = 4, smooth: bool = True, image: bool = False,
+                 decoded_share: float = 1.0,
                  k: int = 10, archive: int = 16, initial: int = 20, crossover: float = 0.3,
                  mutation: float = 8.0, step: float = 0.2, retest: float = 0.3, shared_k: int = 64,
                  leaders: int = 4, uncertainty: float = 2.0, temperature: float = 3.0):
@@ -92,9 +108,13 @@ class SurrogateSearcher(EliteSearcher):
         self.features_per_scale = check_int("option features_per_scale", features_per_scale, 8)
         self.shared_screen = check_positive_int("option shared_screen", shared_screen)
         self.smooth = check_bool("option smooth", smooth)
+        self.image = check_bool("option image", image)
+        self.decoded_share = check_fraction("option decoded_share", decoded_share)
         self.options.update(screen=self.screen, explore=self.explore, min_unscreened=self.min_unscreened,
                             max_unscreened=self.max_unscreened, features_per_scale=self.features_per_scale,
                             shared_screen=self.shared_screen, smooth=self.smooth)
+        if self.image:  # recorded only when set, so that the default's options read as before
+            self.options.update(image=True, decoded_share=self.decoded_share)
         self.model: ResponseModel | None = None
 
     def _use_features(self, features: GridFeatures) -> None:
@@ -103,8 +123,24 @@ class SurrogateSearcher(EliteSearcher):
     def _ensure_model(self, shared: bool) -> ResponseModel:
         if self.model is None:
             self.model = ResponseModel(self.features, self.d, self.n, self.problems, shared=shared,
-                                       per_scale=self.features_per_scale, device=self.device)
+                                       per_scale=self.features_per_scale, image=self.image, device=self.device)
         return self.model
+
+    def _check_images(self) -> None:
+        """Before the first stimulus: ``image`` needs features that decode (nothing measured yet)."""
+        if self.image and (self.features is None or self.features.pixels is None):
+            raise ValueError("method surrogate-image (option image=True) models the decoded images: pass "
+                             "features=space.grid_features() (mango-pl's callback, search and loop do)")
+
+    def _ask(self) -> Tensor:
+        if self.model is None:
+            self._check_images()
+        return super()._ask()
+
+    def _ask_shared(self) -> Tensor:
+        if self.model is None:
+            self._check_images()
+        return super()._ask_shared()
 
     # -- screening -------------------------------------------------------------------------------
 
@@ -119,17 +155,36 @@ class SurrogateSearcher(EliteSearcher):
         screen = self.shared_screen if self.model is not None and self.model.shared else self.screen
         if self.model is None or screen == 1:
             return super()._children(K)
-        M = K * screen
-        born = super()._children(M)
-        mean, std = self.model.predict(born["index"])
+        born = super()._children(K * screen)
+        mean, std = self.model.predict(born["index"], table_only=self.model.has_images)
         rating = mean + self.explore * std  # [P, M]
         # the first candidates bred are elite's own proposals: a share of them is measured unscreened
         unscreened = (self.unscreened_share() * K).round().long()  # [P]
-        reserved = torch.arange(M, device=self.device)[None, :] < unscreened[:, None]
+        reserved = torch.arange(rating.shape[1], device=self.device)[None, :] < unscreened[:, None]
         rating = torch.where(reserved, torch.full_like(rating, torch.inf), rating)
+        if self.model.has_images:
+            rating = self._rated_on_images(born["index"], rating, K)
         chosen = rating.topk(K, dim=1).indices.sort(dim=1).values  # [P, K], in breeding order
         return {key: value.gather(1, chosen.unsqueeze(-1).expand(-1, -1, self.d)) if value.dim() == 3
                 else value.gather(1, chosen) for key, value in born.items()}
+
+    def _rated_on_images(self, index: Tensor, rating: Tensor, K: int) -> Tensor:
+        """The units whose best view is an image view: the ``decoded_share`` of their candidates that
+        the table view rates highest (and the unscreened ones, rated ``inf``) are decoded and rated on
+        the image view, the others drop out. The other units keep their table view's ``rating``, so a
+        unit's choice never depends on the others'."""
+        group = self.model.image_preferred().nonzero().flatten()
+        if group.numel() == 0:
+            return rating
+        kept = min(rating.shape[1], max(K, round(rating.shape[1] * self.decoded_share)))
+        top = rating[group].topk(kept, dim=1).indices.sort(dim=1).values  # [G, kept]
+        points = index[group].gather(1, top.unsqueeze(-1).expand(-1, -1, self.d))
+        mean, std = self.model.predict(points, problems=group)
+        rated = torch.full_like(rating[group], -torch.inf)
+        rated.scatter_(1, top, torch.where(torch.isinf(rating[group].gather(1, top)), torch.inf, mean + self.explore * std))
+        rating = rating.clone()
+        rating[group] = rated
+        return rating
 
     def _model_step(self, origin: Tensor, scale: Tensor, jitter: Tensor) -> Tensor:
         """Population mode: no step along ``elite``'s linear model (a ``d x d`` fit per unit that would

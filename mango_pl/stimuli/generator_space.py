@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -152,7 +153,7 @@ class GeneratorSpace(StimulusSpace):
             return vectors.reshape(flat.shape[0], -1).to("cpu", torch.float32)
         return super().latents(flat)
 
-    def grid_features(self) -> GridFeatures | None:
+    def grid_features(self) -> GridFeatures:
         """The generator's own table if it has ``grid_features()`` (a VQ-VAE: its codebook vectors,
         ``[num_codes, code_dim]``; a table ``[n, e]`` or ``[d, n, e]``, or a ``GridFeatures``), else
         the grid's values (an SN-GAN: the latent value of each grid point); see
@@ -162,8 +163,8 @@ class GeneratorSpace(StimulusSpace):
         if callable(own):
             table = own()
             if isinstance(table, GridFeatures):
-                return table
-            return GridFeatures(table, f"{type(self.generator).__name__} grid features")
+                return table if table.pixels is not None else dataclasses.replace(table, pixels=self.pixel_features)
+            return GridFeatures(table, f"{type(self.generator).__name__} grid features", pixels=self.pixel_features)
         return super().grid_features()
 
     def _moved(self) -> None:

@@ -13,6 +13,8 @@ from mango_pl.models.grid import Grid
 from mango_pl.grid_features import GridFeatures
 from mango_pl.stimuli.adapt import adapt_images
 
+#: side of the pooled image a model of a unit's response sees (``pixel_features``)
+PIXEL_SIDE = 8
 #: The float dtypes a space can decode in.
 _DTYPES = (torch.float32, torch.float64)
 
@@ -104,15 +106,31 @@ class StimulusSpace(ABC):
         self.grid.check_index(index)
         return self.grid.to_values(index.reshape(-1, self.grid.d).cpu()).to(torch.float32)
 
-    def grid_features(self) -> GridFeatures | None:
-        """What each grid value stands for, for searchers that model a unit's response
+    def grid_features(self) -> GridFeatures:
+        """What each grid point stands for, for searchers that model a unit's response
         (``maximize(..., features=space.grid_features())``): the grid's values as a ``[n, 1]`` or
-        ``[d, n, 1]`` table; ``None`` for a categorical grid whose values mean nothing more (such
-        searchers then treat each value as its own category)."""
+        ``[d, n, 1]`` table (no table for a categorical grid whose values mean nothing more: such
+        searchers then see the index as an ordinal value), and the decoded image of any point
+        (``pixels``: :meth:`pixel_features`, used by ``surrogate-image``)."""
         values = self.grid.values
         if values is None:
-            return None
-        return GridFeatures(values.detach().double().unsqueeze(-1), f"{type(self).__name__} grid values")
+            return GridFeatures(None, f"{type(self).__name__} grid", pixels=self.pixel_features, values=self.grid.n)
+        return GridFeatures(values.detach().double().unsqueeze(-1), f"{type(self).__name__} grid values",
+                            pixels=self.pixel_features)
+
+    def pixel_features(self, index: Tensor, side: int = PIXEL_SIDE, chunk: int = 1024) -> Tensor:
+        """``index [N, d]`` -> each stimulus's image avg-pooled to at most ``side x side``, flattened:
+        ``[N, channels * side * side]`` float64 (on ``index``'s device). What a model of a unit's
+        response sees of a stimulus (:class:`~mango_pl.grid_features.GridFeatures`' ``pixels``);
+        decoded ``chunk`` stimuli at a time."""
+        side = min(side, self.image_size)
+        rows = []
+        for part in index.reshape(-1, self.grid.d).split(chunk):
+            images = self.decode(part)
+            images = images.reshape(-1, *images.shape[-3:])
+            rows.append(torch.nn.functional.adaptive_avg_pool2d(images.float(), side).flatten(1))
+        pooled = torch.cat(rows) if rows else torch.zeros(0, self.channels * side * side)
+        return pooled.to(index.device, torch.float64)
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> "StimulusSpace":
         """A copy of this space that decodes on ``device`` in ``dtype`` (float32 or float64).
