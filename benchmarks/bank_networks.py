@@ -20,6 +20,7 @@ Used by ``benchmarks/neuron_bank.py``; everything here is deterministic given th
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import zlib
@@ -99,6 +100,19 @@ def ensure_networks(cache: Path, names: list[str]) -> dict[str, float]:
             train_network(NETWORKS[name], path)
         accuracy[name] = torch.load(path, map_location="cpu")["val_acc"]
     return accuracy
+
+
+@functools.lru_cache(maxsize=None)
+def network_fingerprint(cache: str, name: str) -> str:
+    """A hash of the cached network's weights (12 hex digits). Training is seeded but not bit-exact
+    across machines and thread counts, so a network trained anew may differ, and with it the units
+    and their reference maxima: the reference table records the weights it was made with."""
+    state = torch.load(network_path(Path(cache), name), map_location="cpu")["state_dict"]
+    digest = hashlib.sha1()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()[:12]
 
 
 @functools.lru_cache(maxsize=None)

@@ -9,7 +9,10 @@ run (seed ``REFERENCE_SEED``; the bank's seeds are 0, 1, ...), and cached like t
 
 The result is a small committed table, ``results/neuron_bank/reference_maxima.csv``: grid,
 network, layer, unit, the run's best noise-free value, method, queries, seconds (the layer's wall
-time divided among its units, so the column sums to the reference's CPU time). The bank report
+time divided among its units, so the column sums to the reference's CPU time) and weights (the
+fingerprint of the network's weights, ``bank_networks.network_fingerprint``: the bank is trained
+on each machine, not bit-exactly alike everywhere, and uses a row only for the weights it was made
+with). The bank report
 (``bank_report.py``) normalizes a unit by its **reference**: the larger of this value and the best
 any bank method reached; the reference runs' time is reported apart from the bank's.
 
@@ -36,7 +39,7 @@ from mango_pl.search import DEFAULT_METHOD  # noqa: E402
 
 #: the committed table
 TABLE = Path(__file__).resolve().parent / "results" / "neuron_bank" / "reference_maxima.csv"
-FIELDS = ("grid", "network", "layer", "unit", "value", "method", "queries", "seconds")
+FIELDS = ("grid", "network", "layer", "unit", "value", "method", "queries", "seconds", "weights")
 REFERENCE_QUERIES = 10_000
 #: the reference runs' seed: never one of the bank's (0, 1, ... ``--seeds``)
 REFERENCE_SEED = 1_000_000
@@ -69,10 +72,28 @@ def parse_methods(items: list[str], grids: list[str], default: str = DEFAULT_MET
 
 
 def read_table(path: Path = TABLE) -> list[dict]:
-    """The reference table's rows (``unit`` and ``queries`` as int, ``value`` and ``seconds`` as float)."""
+    """The reference table's rows (``unit`` and ``queries`` as int, ``value`` and ``seconds`` as float;
+    ``weights`` empty in tables older than that column)."""
     with open(path, newline="") as file:
         return [{**row, "unit": int(row["unit"]), "value": float(row["value"]), "queries": int(row["queries"]),
-                 "seconds": float(row["seconds"])} for row in csv.DictReader(file)]
+                 "seconds": float(row["seconds"]), "weights": row.get("weights") or ""}
+                for row in csv.DictReader(file)]
+
+
+def rows_for_weights(rows: list[dict], cache: Path) -> tuple[list[dict], list[str]]:
+    """The rows made with the networks now cached (see ``FIELDS``' weights), and a line per network
+    whose rows were made with other weights (those units get no reference row)."""
+    kept, stale = [], {}
+    for row in rows:
+        current = bank.network_fingerprint(str(cache), row["network"])
+        if row["weights"] == current:
+            kept.append(row)
+        else:
+            stale[row["network"]] = stale.get(row["network"], 0) + 1
+    return kept, [f"the reference table's {count} rows of {network} were made with other weights than the network "
+                  f"cached in {cache} (a network trained anew is not bit-exactly the same); those units are "
+                  f"normalized by the best any bank method reached: rerun benchmarks/bank_reference.py for them"
+                  for network, count in stale.items()]
 
 
 def write_table(rows: list[dict], path: Path = TABLE) -> None:
@@ -98,8 +119,9 @@ def merge_rows(old: list[dict], new: list[dict]) -> list[dict]:
     return [row for row in old if unit_key(row) not in replaced] + new
 
 
-def rows_from_records(records: list[dict]) -> list[dict]:
-    """One row per unit of the reference jobs' records: its best noise-free value (its best query)."""
+def rows_from_records(records: list[dict], weights: dict[str, str]) -> list[dict]:
+    """One row per unit of the reference jobs' records: its best noise-free value (its best query),
+    with its network's ``weights`` fingerprint (``{network: fingerprint}``)."""
     rows = []
     for record in records:
         share = record["wall_seconds"] / len(record["units"])
@@ -108,7 +130,8 @@ def rows_from_records(records: list[dict]) -> list[dict]:
                 continue
             rows.append({"grid": record["grid"], "network": record["network"], "layer": record["layer"],
                          "unit": unit, "value": max([record["true_max"][p], *record["true_at"][p]]),
-                         "method": record["method"], "queries": record["budgets"][-1], "seconds": share})
+                         "method": record["method"], "queries": record["budgets"][-1], "seconds": share,
+                         "weights": weights[record["network"]]})
     return rows
 
 
@@ -150,7 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     bank.ensure_networks(args.cache, args.networks)
     nb.select_all_units(args.cache, args.grids, args.networks, args.units, 0)
     started = time.perf_counter()
-    rows = rows_from_records(nb.run_all(jobs, settings, args.workers))
+    weights = {network: bank.network_fingerprint(str(args.cache), network) for network in args.networks}
+    rows = rows_from_records(nb.run_all(jobs, settings, args.workers), weights)
     old = read_table(args.out) if args.out.exists() else []
     write_table(merge_rows(old, rows), args.out)
     cpu = sum(row["seconds"] for row in rows)

@@ -497,6 +497,10 @@ def main(argv: list[str] | None = None) -> None:
     records = cached_records(jobs, settings) if args.report_only else run_all(jobs, settings, args.workers,
                                                                                args.reuse_any_version)
     reference = bank_reference.read_table(args.reference) if args.reference.exists() else None
+    if reference is not None:
+        reference, stale = bank_reference.rows_for_weights(reference, args.cache)
+        for line in stale:
+            print(f"warning: {line}")
     if reference is None:
         print(f"no reference table {args.reference}: units are normalized by the best any bank method reached "
               f"(make it with benchmarks/bank_reference.py)")

@@ -166,6 +166,7 @@ def test_a_cells_search_is_seeded_like_every_unit_search_and_cut_to_the_budget(t
     with Session.create(tmp_path / "alone", alone) as session:
         searcher = make_searcher(session.config.method, session.header.grid_d, session.header.grid_n,
                                  seed=unit_seeds(3, 0, "cells", [2]), budget=6, **session.config.searcher_options())
+        searcher.use_features(session.space.grid_features())  # as the session hands them over
         expected = searcher.ask()[:, :4]
         assert torch.equal(session.ask_run(), expected)
     assert [first.stimuli[q].index for q in first.slots[1]] == [tuple(point) for point in expected[0].tolist()]

@@ -27,9 +27,9 @@ def record(method, true_at, *, noise="none", seed=0, silent=None, true_max=None,
             "steps": 10, "optimizer_seconds": 0.02, "wall_seconds": wall_seconds}
 
 
-def reference_row(unit, value, *, grid="sngan", network="net", layer="l1", seconds=30.0):
+def reference_row(unit, value, *, grid="sngan", network="net", layer="l1", seconds=30.0, weights="0123456789ab"):
     return {"grid": grid, "network": network, "layer": layer, "unit": unit, "value": value, "method": "elite",
-            "queries": 10000, "seconds": seconds}
+            "queries": 10000, "seconds": seconds, "weights": weights}
 
 
 def test_each_unit_is_normalized_by_the_larger_of_its_reference_run_and_the_best_any_method_reached():
@@ -148,6 +148,29 @@ def test_population_scores_are_relative_to_each_units_independent_search_with_me
             f"search never woke are left out)") in text
 
 
+def test_reference_rows_count_only_for_the_weights_they_were_made_with(tmp_path):
+    """The bank trains its networks on each machine; a reference row made with other weights (a network
+    trained anew) is dropped with a line that says so and how to fix it."""
+    import torch
+
+    import bank_networks
+
+    def save(cache, weights):
+        path = bank_networks.network_path(cache, "net")
+        path.parent.mkdir(parents=True)
+        torch.save({"state_dict": {"w": weights}}, path)
+        return bank_networks.network_fingerprint(str(cache), "net")
+
+    current = save(tmp_path, torch.arange(4.0))
+    assert save(tmp_path / "same", torch.arange(4.0)) == current
+    assert save(tmp_path / "retrained", torch.arange(4.0) + 1e-6) != current
+    rows = [reference_row(0, 1.0, weights=current), reference_row(1, 2.0, weights="ffffffffffff"),
+            reference_row(2, 3.0, weights="")]  # a table older than the column
+    kept, stale = bank_reference.rows_for_weights(rows, tmp_path)
+    assert [row["unit"] for row in kept] == [0]
+    assert len(stale) == 1 and "2 rows of net" in stale[0] and "rerun benchmarks/bank_reference.py" in stale[0]
+
+
 def test_reference_methods_per_grid_and_the_table_round_trip(tmp_path):
     grids = ["sngan", "vqvae"]
     assert bank_reference.parse_methods(["elite"], grids) == {"sngan": "elite", "vqvae": "elite"}
@@ -159,9 +182,9 @@ def test_reference_methods_per_grid_and_the_table_round_trip(tmp_path):
             bank_reference.parse_methods(bad, grids)
     reference_record = {**record("elite", [[1.0, 2.0, 3.0], [0.5, 0.5, 0.25]], true_max=[3.5, 0.5],
                                  wall_seconds=10.0), "budgets": [2000, 5000, 10000], "mode": "reference"}
-    rows = bank_reference.rows_from_records([reference_record])
-    assert [(r["unit"], r["value"], r["queries"], r["seconds"]) for r in rows] == [(0, 3.5, 10000, 5.0),
-                                                                                   (1, 0.5, 10000, 5.0)]
+    rows = bank_reference.rows_from_records([reference_record], {"net": "0123456789ab"})
+    assert [(r["unit"], r["value"], r["queries"], r["seconds"], r["weights"]) for r in rows] == [
+        (0, 3.5, 10000, 5.0, "0123456789ab"), (1, 0.5, 10000, 5.0, "0123456789ab")]
     path = tmp_path / "reference.csv"
     bank_reference.write_table(bank_reference.merge_rows([reference_row(1, 9.0), reference_row(7, 2.0)], rows), path)
     back = bank_reference.read_table(path)

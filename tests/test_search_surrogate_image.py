@@ -10,7 +10,9 @@ import torch
 from mango_pl.mei import SearchSettings, search_layer
 from mango_pl.search import GridFeatures, make_searcher, maximize
 from mango_pl.search.response_model import ResponseModel
+from mango_pl.models.grid import Grid
 from mango_pl.stimuli import GeneratorSpace
+from mango_pl.stimuli.space import StimulusSpace
 from tests.mei_helpers import PlainClassifier, PlantedGenerator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -148,3 +150,45 @@ def test_surrogate_image_through_the_engine_and_the_loop(tmp_path):
     with Session.create(tmp_path / "session", config) as session:
         session.ask()
         assert session.searcher.image and session.searcher.features.pixels is not None
+
+
+class CategoricalSpace(StimulusSpace):
+    """A user's space whose grid values mean nothing beyond their index: value ``i`` of coordinate
+    ``j`` paints pixel ``j`` with a fixed random gray level."""
+
+    def __init__(self, d: int = 16, n: int = 12):
+        super().__init__()
+        self.grid = Grid(d, n)
+        self.levels = torch.rand(n, generator=torch.Generator().manual_seed(2))
+
+    _channels, _image_size = 1, 4
+
+    def _decode(self, index):
+        return self.levels[index].view(-1, 1, 4, 4).to(self.dtype)
+
+
+def test_a_space_without_a_table_still_hands_its_images_to_the_searcher():
+    space = CategoricalSpace()
+    features = space.grid_features()
+    assert not features.has_table and features.n == 12
+    index = space.grid.random_index(3, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(features.images(index), space.levels[index].double())  # 4x4 images: pooled as they are
+    brightness = lambda index: space.decode(index).flatten(-3).mean(-1).double()  # noqa: E731 (a unit)
+    for method in ("surrogate-image", "surrogate", "cma-margin", "cholesky-cma"):
+        result = maximize(brightness, method, d=16, n=12, budget=60, problems=1, seed=0, features=features)
+        assert result.history.shape == (1, 60)
+
+
+def test_surrogate_image_in_population_mode_one_model_with_image_views():
+    space = GeneratorSpace(PlantedGenerator(n=8))
+    target = torch.rand(3, *space.decode(torch.zeros(1, space.grid.d, dtype=torch.long)).shape[1:],
+                        generator=torch.Generator().manual_seed(2))
+
+    def population(index):  # [N, d] -> [N, P]
+        return -(space.decode(index)[:, None] - target[None]).pow(2).flatten(2).mean(-1).double()
+
+    searcher = make_searcher("surrogate-image", d=space.grid.d, n=8, problems=3, seed=0, shared_k=16)
+    result = maximize(population, searcher, space.grid.d, 8, 160, problems=3, shared=True,
+                      features=space.grid_features())
+    assert result.stimuli.shape == (160, space.grid.d)
+    assert searcher.model.shared and searcher.model.has_images and searcher.model._gram.shape[:2] == (8, 1)

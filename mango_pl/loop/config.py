@@ -8,7 +8,7 @@ Example ``session.yaml``::
     space:                       # the stimulus space, class_path/init_args as everywhere in mango-pl
       class_path: mango_pl.stimuli.GeneratorSpace
       init_args: {checkpoint: mango_pl/assets/digits_sngan.pt}
-    method: elite                # default: mango_pl.search.DEFAULT_METHOD
+    method: surrogate-image      # default: mango_pl.search.LOOP_METHOD
     method_options: {}           # options of the method (e.g. {retest: 0.3})
     budget: 200                  # stimuli per target cell (population mode: stimuli in total)
     cells: 8                     # cells the rig records (0..cells-1)
@@ -41,7 +41,7 @@ import yaml
 
 from mango_pl.checks import (check_bool, check_choice, check_int, check_non_negative_int, check_positive_int,
                              check_positive_number, is_int)
-from mango_pl.search import DEFAULT_METHOD, method_options, shared_methods
+from mango_pl.search import LOOP_METHOD, method_options, shared_methods
 
 #: what a response is: a spike count per presentation (whole numbers >= 0) or a ΔF/F value (any finite number)
 RESPONSE_KINDS = ("spike_counts", "dff")
@@ -122,7 +122,7 @@ class SessionConfig:
     cells: int
     targets: tuple[int, ...]
     shared: bool = False
-    method: str = DEFAULT_METHOD
+    method: str = LOOP_METHOD
     method_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int | None = None
     repeats: int = 1
@@ -303,9 +303,9 @@ def parse_session_config(raw: Any, sha256: str = "") -> SessionConfig:
             raise SessionConfigError("targets: all searches with shared stimuli; give a list of targets for separate "
                                      "searches, or drop shared: false")
         shared = raw["shared"]
-    method = raw.get("method", DEFAULT_METHOD)
+    method = raw.get("method", LOOP_METHOD)
     if not isinstance(method, str):
-        raise SessionConfigError(f"method must be a search method name, e.g. {DEFAULT_METHOD!r}; got {method!r}")
+        raise SessionConfigError(f"method must be a search method name, e.g. {LOOP_METHOD!r}; got {method!r}")
     try:
         valid_options = method_options(method)
     except (TypeError, ValueError) as error:

@@ -10,12 +10,13 @@ from mango_pl.search.random_searcher import RandomSearcher
 from mango_pl.search.driver import Checkpoint, RunPlan, SearchResult, SearchRun, maximize
 from mango_pl.grid_features import GridFeatures
 from mango_pl.search.qtt import qtt_bits, qtt_decode, qtt_encode
-from mango_pl.search.registry import (DEFAULT_METHOD, available_methods, make_searcher, method_options,
+from mango_pl.search.registry import (DEFAULT_METHOD, LOOP_METHOD, available_methods, make_searcher, method_options,
                                       register_method, shared_methods, start_methods)
 from mango_pl.search.seeding import problem_seeds
 
 __all__ = [
     "DEFAULT_METHOD",
+    "LOOP_METHOD",
     "Checkpoint",
     "GridFeatures",
     "RandomSearcher",

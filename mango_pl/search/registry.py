@@ -20,6 +20,11 @@ NEVERGRAD_PREFIX = "ng:"
 #: the method ``maximize`` callers and ``MEISearchCallback`` use unless told otherwise: it reaches
 #: a unit's MEI with the fewest stimuli on the neuron bank (``benchmarks/neuron_bank.py``)
 DEFAULT_METHOD = "surrogate"
+#: the method ``mango-pl loop`` uses unless its config names one: with a living neuron a stimulus costs
+#: about a second, so the surrogate that also models every candidate's decoded image (ahead of
+#: ``surrogate`` on the neuron bank at every budget on the SN-GAN grid, at ~0.2 s of decoding per unit
+#: and step on a CPU) pays for itself; searches during training keep the fast ``DEFAULT_METHOD``
+LOOP_METHOD = "surrogate-image"
 
 #: the searcher of every ``ng:<Name>`` method (``module:Class``)
 NEVERGRAD_SEARCHER = "mango_pl.search.nevergrad_searcher:NevergradSearcher"
