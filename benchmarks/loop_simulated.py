@@ -8,7 +8,8 @@ and ``run --simulate``), for several target cells and seeds. A session's score p
 the **noise-free** activation of the stimulus the session reports as the cell's best (what an
 experimenter would take away: ``mango-pl loop status``/``export``), read by the simulated rig from
 its PNG file, divided by the best noise-free activation that any method's reported best reached
-for that cell and seed.
+for that cell and seed. Each method proposes batches of its own size (the config's ``batch_size`` is
+dropped, so that every method runs with the settings it was designed with).
 
     python benchmarks/loop_simulated.py                                   # elite, surrogate, surrogate-image, random
     python benchmarks/loop_simulated.py --methods surrogate-image --targets 0 1 --seeds 0

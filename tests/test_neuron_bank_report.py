@@ -117,6 +117,22 @@ def test_target_lines_say_met_or_missed_by_how_much(tmp_path):
     assert (tmp_path / "neuron_bank.png").stat().st_size > 0
 
 
+def test_targets_compare_each_of_our_methods_with_the_baselines_only(tmp_path):
+    # "sibling" (a mango-pl method, checked too) and "elite" (ours, not a baseline) are no rivals
+    records = [record("ours", [[5, 9, 9, 9.6], [5, 5, 5, 5]]), record("base", [[5, 6, 8, 9], [5, 5, 5, 10]]),
+               record("sibling", [[5, 9.5, 9.8, 10], [5, 9, 9, 9.8]]), record("elite", [[9, 9, 9, 9.9], [5, 5, 5, 5]])]
+    depths = {("net", "l1"): "early"}
+    text = bank_report.write_report(records, "ours", BUDGETS, {"net": 0.9}, tmp_path, depths=depths,
+                                    baselines=["base"], also=["sibling"])
+    targets = text.split("## Targets")[1].split("##")[0]
+    assert "elite" not in targets and "(sibling)" not in targets
+    assert "ours @250 = 0.700 vs the best baseline @1000 (base) = 0.650: met" in targets
+    assert "sibling @2000 = 0.990 vs the best baseline (base) = 0.950: +4.2 % (target: +10 %)" in targets
+    # unit 0: 9.6/10 (within 5 %), unit 1: 5/10 (not); sibling: 10/10 and 9.8/10
+    assert "ours within 5 % of the reference @2000: 50 % (early 50 %) (target: 80 % at every depth)" in targets
+    assert "sibling within 5 % of the reference @2000: 100 % (early 100 %)" in targets
+
+
 def population_records(alone_final, shared_at, marks=(1000, 2000, 3000, 8000)):
     units = list(range(len(alone_final)))
     common = {"grid": "vqvae", "network": "net", "layer": "l1", "method": "ours", "noise": "none", "seed": 0,
