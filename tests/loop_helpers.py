@@ -31,6 +31,13 @@ def write_config(folder: Path, name: str = "session.yaml", **settings) -> Path:
     return path
 
 
+def vqvae_config(folder: Path, method: str) -> Path:
+    """A session of ``method`` on the shipped VQ-VAE's grid (gray 16x16 stimuli), grating defaults otherwise."""
+    return write_config(folder, method=method, image={"channels": 1, "size": 16},
+                        space={"class_path": "mango_pl.stimuli.GeneratorSpace",
+                               "init_args": {"checkpoint": str(ROOT / "mango_pl" / "assets" / "digits_vqvae.pt")}})
+
+
 def simulated_config(folder: Path, budget: int, **settings) -> Path:
     """A session of the shipped SN-GAN, 4 simulated lif3 units of the shipped digits network, target cell 0."""
     reference = folder / "reference.png"

@@ -189,13 +189,9 @@ def test_surrogate_rejects_bad_options():
 
 def test_the_loop_session_gives_its_space_features_to_the_searcher(tmp_path, spy):
     from mango_pl.loop import Session
-    from tests.loop_helpers import write_config
+    from tests.loop_helpers import vqvae_config
 
-    config = write_config(tmp_path, method="feature-spy",
-                          space={"class_path": "mango_pl.stimuli.GeneratorSpace",
-                                 "init_args": {"checkpoint": str(VQVAE)}},
-                          image={"channels": 1, "size": 16})
-    with Session.create(tmp_path / "session", config) as session:
+    with Session.create(tmp_path / "session", vqvae_config(tmp_path, "feature-spy")) as session:
         session.ask()
         assert isinstance(session.searcher.features, GridFeatures)
         assert session.searcher.features.table.shape == (512, 16)

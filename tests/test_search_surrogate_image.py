@@ -141,13 +141,9 @@ def test_surrogate_image_through_the_engine_and_the_loop(tmp_path):
     assert list(layer.runs) == ["surrogate-image"] and layer.runs["surrogate-image"].method == "surrogate-image"
 
     from mango_pl.loop import Session
-    from tests.loop_helpers import write_config
+    from tests.loop_helpers import vqvae_config
 
-    config = write_config(tmp_path, method="surrogate-image",
-                          space={"class_path": "mango_pl.stimuli.GeneratorSpace",
-                                 "init_args": {"checkpoint": str(VQVAE)}},
-                          image={"channels": 1, "size": 16})
-    with Session.create(tmp_path / "session", config) as session:
+    with Session.create(tmp_path / "session", vqvae_config(tmp_path, "surrogate-image")) as session:
         session.ask()
         assert session.searcher.image and session.searcher.features.pixels is not None
 

@@ -115,8 +115,9 @@ class ResponseModel:
         self.device = torch.device(device) if device is not None else torch.device("cpu")
         self.per_scale = per_scale
         self.scales = tuple(float(s) for s in scales)
+        kinds = ("table", "image") if image else ("table",)
         #: the regressions: ``("table", scale)`` for each scale, then ``("image", scale)`` with ``image``
-        self.views = tuple(("table", s) for s in self.scales) + (tuple(("image", s) for s in self.scales) if image else ())
+        self.views = tuple((kind, s) for kind in kinds for s in self.scales)
         S, F = len(self.scales), per_scale
         table = _prepared_table(features, d, n, components)  # [d, n, r]
         r = table.shape[-1]
@@ -134,8 +135,8 @@ class ResponseModel:
         self._phase = (torch.rand(S, F, generator=generator, dtype=torch.float64) * 2 * math.pi).to(self.device)
         self._features = features if image else None
         if image:
-            self._pixel_mean, self._pixel_weights, image_phase = _image_projection(features, d, n, self.scales, F)
-            self._pixel_mean, self._pixel_weights = self._pixel_mean.to(self.device), self._pixel_weights.to(self.device)
+            mean, weights, image_phase = _image_projection(features, d, n, self.scales, F)
+            self._pixel_mean, self._pixel_weights = mean.to(self.device), weights.to(self.device)
             self._phase = torch.cat([self._phase, image_phase.to(self.device)])
         S = len(self.views)
         groups = 1 if shared else problems

@@ -180,8 +180,9 @@ class SurrogateSearcher(EliteSearcher):
         top = rating[group].topk(kept, dim=1).indices.sort(dim=1).values  # [G, kept]
         points = index[group].gather(1, top.unsqueeze(-1).expand(-1, -1, self.d))
         mean, std = self.model.predict(points, problems=group)
+        unscreened = torch.isinf(rating[group].gather(1, top))
         rated = torch.full_like(rating[group], -torch.inf)
-        rated.scatter_(1, top, torch.where(torch.isinf(rating[group].gather(1, top)), torch.inf, mean + self.explore * std))
+        rated.scatter_(1, top, torch.where(unscreened, torch.inf, mean + self.explore * std))
         rating = rating.clone()
         rating[group] = rated
         return rating
