@@ -435,8 +435,8 @@ def select_all_units(cache: Path, grids: list[str], networks: list[str], units: 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+",
-                        default=list(dict.fromkeys([DEFAULT_METHOD, DEFAULT_METHOD + "+warm"] + BASELINES)),
-                        help=f"default: {DEFAULT_METHOD}, {DEFAULT_METHOD}+warm and the baselines "
+                        default=list(dict.fromkeys([DEFAULT_METHOD, LOOP_METHOD, DEFAULT_METHOD + "+warm"] + BASELINES)),
+                        help=f"default: {DEFAULT_METHOD}, {LOOP_METHOD}, {DEFAULT_METHOD}+warm and the baselines "
                              f"{', '.join(BASELINES)}; also e.g. {', '.join(EXTRA_BASELINES)}")
     parser.add_argument("--default", default=DEFAULT_METHOD, help="the method the win rates are for")
     parser.add_argument("--grids", nargs="+", default=list(bank.GRIDS), choices=list(bank.GRIDS))
