@@ -290,16 +290,16 @@ def target_lines(table: dict, methods: list[str], grids: list[str], budgets: lis
 
     for own in [m for m in ours if m in methods]:
         for grid in grids:
-            mine, rivals = curve(grid, "none", own), rivals_of(grid, "none")
-            if mine is not None and rivals:
+            clean, rivals = curve(grid, "none", own), rivals_of(grid, "none")
+            if clean is not None and rivals:
                 best = max(rivals, key=lambda m: rivals[m][j1000])
-                gap = rivals[best][j1000] - mine[j250]
-                lines.append(f"- {grid}, noise-free: {own} @250 = {mine[j250]:.3f} vs the best baseline @1000 "
+                gap = rivals[best][j1000] - clean[j250]
+                lines.append(f"- {grid}, noise-free: {own} @250 = {clean[j250]:.3f} vs the best baseline @1000 "
                              f"({best}) = {rivals[best][j1000]:.3f}: " + ("met" if gap <= 0 else f"missed by {gap:.3f}"))
                 top = max(rivals, key=lambda m: rivals[m][jlast])
-                lines.append(f"- {grid}, noise-free: {own} @{budgets[jlast]} = {mine[jlast]:.3f} vs the best "
+                lines.append(f"- {grid}, noise-free: {own} @{budgets[jlast]} = {clean[jlast]:.3f} vs the best "
                              f"baseline ({top}) = {rivals[top][jlast]:.3f}: "
-                             f"{100 * (mine[jlast] / rivals[top][jlast] - 1):+.1f} % (target: +10 %)")
+                             f"{100 * (clean[jlast] / rivals[top][jlast] - 1):+.1f} % (target: +10 %)")
                 runs = table[(grid, "none", own)]
                 shares = [f"{depth} {100 * within_fraction(part)[jlast]:.0f} %" for depth in DEPTHS
                           if (part := by_depth(runs, depths or {}, depth))]
@@ -314,7 +314,6 @@ def target_lines(table: dict, methods: list[str], grids: list[str], budgets: lis
                           if v[j] >= mine[j]]
                 lines.append(f"- {grid}, {noise}: {own} ahead of every baseline at every budget: " + (
                     "yes" if not behind else "no — behind " + ", ".join(f"{m}@{b} by {g:.3f}" for m, b, g in behind)))
-                clean = curve(grid, "none", own)
                 if clean is not None and 500 in budgets:
                     j500 = budgets.index(500)
                     lines.append(f"- {grid}, {noise}: {own} @{budgets[jlast]} = {mine[jlast]:.3f} vs its own "

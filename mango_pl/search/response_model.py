@@ -293,15 +293,16 @@ class ResponseModel:
         best = self.best_scale(table_only)[rows]  # [P]
         mean, scale = mean[rows], scale[rows]
         P, M = index.shape[:2]
-        flat = index.reshape(P, M, self.d).to(self.device).long() + self._offsets
+        points = index.reshape(P, M, self.d).to(self.device).long()
         chosen = torch.empty(P, M, self.per_scale, dtype=torch.float64, device=self.device)
         for s in best.unique().tolist():  # project each problem on its own view's features only
             group = (best == s).nonzero().flatten()
+            flat = points[group].reshape(-1, self.d)
             if s < len(self.scales):
-                projected = torch.nn.functional.embedding_bag(flat[group].reshape(-1, self.d), self._rows_by_scale[s],
+                projected = torch.nn.functional.embedding_bag(flat + self._offsets, self._rows_by_scale[s],
                                                               mode="sum").double()
             else:  # an image view: these candidates are decoded
-                projected = self._image_projected(flat[group].reshape(-1, self.d) - self._offsets, s, group.numel())
+                projected = self._image_projected(flat, s, group.numel())
             chosen[group] = projected.view(group.numel(), M, self.per_scale)
         features = torch.cos(chosen + self._phase[best][:, None]) * math.sqrt(2.0 / self.per_scale)  # [P, M, F]
         predicted = (features * weights[best, rows].unsqueeze(1)).sum(-1)
