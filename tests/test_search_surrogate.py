@@ -195,3 +195,38 @@ def test_the_loop_session_gives_its_space_features_to_the_searcher(tmp_path, spy
         session.ask()
         assert isinstance(session.searcher.features, GridFeatures)
         assert session.searcher.features.table.shape == (512, 16)
+
+
+def test_response_model_ascent_takes_the_best_single_change_each_round():
+    """Each round of ``ascend`` is the best change of one of the offered coordinates by the model's
+    prediction (checked against every candidate), and never worse than the round before."""
+    generator = torch.Generator().manual_seed(4)
+    model = ResponseModel(None, d=10, n=16, problems=3)
+    seen = torch.randint(0, 16, (3, 200, 10), generator=generator)
+    model.add(seen, -(seen.double() - 5).abs().sum(-1))
+    start = torch.randint(0, 16, (3, 2, 10), generator=generator)
+    coordinates = torch.rand(3, 2, 10, generator=generator).argsort(-1)[..., :4]
+    path = model.ascend(start, coordinates, rounds=3)  # [3, 2, 3, 10]
+    assert path.shape == (3, 2, 3, 10)
+    predicted = torch.stack([model.predict(path[:, :, r], table_only=True)[0] for r in range(3)], -1)
+    assert (predicted.diff(dim=-1) >= -1e-9).all()
+    for p in range(3):
+        for e in range(2):
+            changed = (path[p, e, -1] != start[p, e]).nonzero().flatten()
+            assert set(changed.tolist()) <= set(coordinates[p, e].tolist())
+            candidates = start[p, e].repeat(4 * 16, 1)
+            for i, (c, v) in enumerate((c, v) for c in coordinates[p, e].tolist() for v in range(16)):
+                candidates[i, c] = v
+            rows = candidates.unsqueeze(0).expand(3, -1, -1)
+            best = model.predict(rows, table_only=True)[0][p].max()
+            assert torch.isclose(predicted[p, e, 0], best, rtol=1e-4, atol=1e-4)
+
+
+def test_surrogate_ascent_candidates_are_new_points_and_keep_problems_apart():
+    objective = planted(3, 12, 16, seed=1)
+    features = GridFeatures(torch.linspace(-2, 2, 16)[:, None])
+    searcher = make_searcher("surrogate", d=12, n=16, problems=3, seed=[5, 6, 7], ascent=3)
+    together = maximize(objective, searcher, d=12, n=16, budget=200, problems=3, features=features)
+    alone = maximize(planted(3, 12, 16, seed=1).__class__(objective.target[1:2]), "surrogate", d=12, n=16,
+                     budget=200, problems=1, seed=[6], features=features, ascent=3)
+    assert torch.equal(alone.history[0], together.history[1])

@@ -31,6 +31,8 @@ def point_hashes(points: Tensor) -> Tensor:
     if key not in _HASH_WEIGHTS:
         generator = torch.Generator().manual_seed(0x5EED + d)
         _HASH_WEIGHTS[key] = torch.randint(1, 2**62, (d,), generator=generator).bitwise_or(1).to(points.device)
+    if points.dim() == 3 and points.shape[0] > 1 and points.stride(0) == 0:  # one set of points for every
+        return point_hashes(points[0]).expand(points.shape[:-1])           # problem (population mode)
     return (points.long() * _HASH_WEIGHTS[key]).sum(-1)
 
 
@@ -52,6 +54,8 @@ def first_occurrence(points: Tensor, filled: Tensor | None = None) -> Tensor:
     """For ``points [P, K, d]``, the index ``[P, K]`` of the first point equal to each point; with
     ``filled [P, K]`` only filled points count as equal (an unfilled point maps to itself)."""
     K = points.shape[1]
+    if filled is None and points.shape[0] > 1 and points.stride(0) == 0:  # the same points for every problem
+        return first_occurrence(points[:1]).expand(points.shape[0], -1)
     same = equal_pairs(points, points)  # [P, K, K]
     if filled is not None:
         same &= filled.unsqueeze(2) & filled.unsqueeze(1)

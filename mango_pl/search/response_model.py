@@ -133,6 +133,7 @@ class ResponseModel:
         self._rows_by_scale = [self._rows[:, s * F:(s + 1) * F].contiguous() for s in range(S)]
         self._offsets = (torch.arange(d, device=self.device) * n)
         self._phase = (torch.rand(S, F, generator=generator, dtype=torch.float64) * 2 * math.pi).to(self.device)
+        self._tables: dict[int, Tensor] = {}  # ascend's cos/sin tables, per table view
         self._features = features if image else None
         if image:
             mean, weights, image_phase = _image_projection(features, d, n, self.scales, F)
@@ -306,10 +307,78 @@ class ResponseModel:
             chosen[group] = projected.view(group.numel(), M, self.per_scale)
         features = torch.cos(chosen + self._phase[best][:, None]) * math.sqrt(2.0 / self.per_scale)  # [P, M, F]
         predicted = (features * weights[best, rows].unsqueeze(1)).sum(-1)
-        factor = cholesky[best, 0] if self.shared else cholesky[best, rows]  # [P, F, F]
-        solved = torch.linalg.solve_triangular(factor, features.transpose(1, 2), upper=False)
-        std = solved.pow(2).sum(1).sqrt()
+        if self.shared:  # one factor per view for every problem: one solve per view
+            std = torch.empty(P, M, dtype=torch.float64, device=self.device)
+            for s in best.unique().tolist():
+                group = (best == s).nonzero().flatten()
+                flat = features[group].reshape(-1, self.per_scale).T  # [F, G * M]
+                solved = torch.linalg.solve_triangular(cholesky[s, 0], flat, upper=False)
+                std[group] = solved.pow(2).sum(0).sqrt().view(group.numel(), M)
+        else:
+            solved = torch.linalg.solve_triangular(cholesky[best, rows], features.transpose(1, 2), upper=False)
+            std = solved.pow(2).sum(1).sqrt()
         return predicted * scale[:, None] + mean[:, None], std * scale[:, None]
+
+    def ascend(self, start: Tensor, coordinates: Tensor, rounds: int) -> Tensor:
+        """Greedy coordinate ascent of each problem's best table view's predicted mean.
+
+        From ``start [P, E, d]``, each round sets the one coordinate among ``coordinates [P, E, C]``
+        (not yet changed) to the value that the model predicts best, over every value of the grid;
+        a round that finds nothing better keeps the point. Only the mean is evaluated, and without a
+        cosine per candidate: a point's projection is a sum of table rows, so with coordinate ``j``
+        set to ``v`` it is ``a + row[j, v]`` (``a``: the projection less the row of ``j``'s current
+        value), and ``cos(a + row + phase) = cos a cos(row + phase) - sin a sin(row + phase)``, the
+        latter two tabled once per view (:meth:`_value_tables`): a round is one small matrix product
+        per coordinate offered.
+
+        Returns:
+            ``[P, E, rounds, d]``: the point after each round.
+        """
+        weights = self._fitted()[0]
+        view = self.best_scale(table_only=True)  # [P]
+        P, E, d = start.shape
+        C, n = coordinates.shape[-1], self.n
+        point = start.to(self.device).long().clone()
+        coordinates = coordinates.to(self.device).long()
+        free = torch.ones(P, E, C, dtype=torch.bool, device=self.device)
+        offered = torch.arange(C, device=self.device)
+        out = []
+        for _ in range(rounds):
+            gain = torch.empty(P, E, C, n, dtype=torch.float32, device=self.device)
+            for s in view.unique().tolist():
+                group = (view == s).nonzero().flatten()
+                rows, tables, G = self._rows_by_scale[s], self._value_tables(s), group.numel()
+                here, offer = point[group], coordinates[group]  # [G, E, d], [G, E, C]
+                projected = torch.nn.functional.embedding_bag(here.reshape(-1, d) + self._offsets, rows,
+                                                              mode="sum").view(G, E, 1, -1)
+                rest = projected - rows[offer * n + here.gather(2, offer)]  # [G, E, C, F]
+                w = weights[s, group].float().view(G, 1, 1, -1)
+                left = torch.cat([w * torch.cos(rest), -w * torch.sin(rest)], -1).view(-1, 2 * self.per_scale)
+                flat = offer.reshape(-1)
+                values = torch.empty(flat.numel(), n, dtype=torch.float32, device=self.device)
+                for j in flat.unique().tolist():
+                    at = (flat == j).nonzero().flatten()
+                    values[at] = left[at] @ tables[j].T
+                phase = self._phase[s].float()
+                now = (torch.cos(projected[:, :, 0] + phase) * w[:, :, 0]).sum(-1)  # [G, E]
+                gain[group] = values.view(G, E, C, n) - now[..., None, None]
+            gain = gain.masked_fill(~free[..., None], -torch.inf).flatten(2)
+            best = gain.argmax(2)  # [P, E]
+            c, value = best // n, best % n
+            better = gain.gather(2, best[..., None])[..., 0] > 0
+            coordinate = coordinates.gather(2, c[..., None])[..., 0]  # [P, E]
+            point = torch.where(better[..., None], point.scatter(2, coordinate[..., None], value[..., None]), point)
+            free = free & ~(better[..., None] & (offered == c[..., None]))
+            out.append(point)
+        return torch.stack(out, 2)
+
+    def _value_tables(self, view: int) -> Tensor:
+        """``[d, n, 2F]`` float32: ``cos`` and ``sin`` of each coordinate value's row of table view
+        ``view`` plus its phase (made on first use: ``d * n * 2F`` numbers per view)."""
+        if view not in self._tables:
+            angle = self._rows_by_scale[view].view(self.d, self.n, -1) + self._phase[view].float()
+            self._tables[view] = torch.cat([torch.cos(angle), torch.sin(angle)], -1)
+        return self._tables[view]
 
     def score(self, predicted: Tensor, uncertainty: Tensor, values: Tensor, mask: Tensor) -> None:
         """Score every scale on measurements it predicted before learning them.
