@@ -230,3 +230,21 @@ def test_surrogate_ascent_candidates_are_new_points_and_keep_problems_apart():
     alone = maximize(planted(3, 12, 16, seed=1).__class__(objective.target[1:2]), "surrogate", d=12, n=16,
                      budget=200, problems=1, seed=[6], features=features, ascent=3)
     assert torch.equal(alone.history[0], together.history[1])
+
+
+def test_ascents_are_measured_only_as_far_as_the_model_is_trusted_and_they_succeed():
+    searcher = make_searcher("surrogate", d=12, n=16, problems=2, seed=0)
+    objective = planted(2, 12, 16, seed=3)
+    features = GridFeatures(torch.linspace(-2, 2, 16)[:, None])
+    maximize(objective, searcher, d=12, n=16, budget=100, problems=2, features=features)
+    rating = torch.arange(40, dtype=torch.float64).flip(0).repeat(2, 1)  # the last 6 are the ascents
+    searcher.model.trust = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    searcher.ascent_wins[:] = 0.2
+    searcher.ascent_trials[:] = 1.0  # ascents succeed as often as the other children
+    capped = searcher._ascents_capped(rating, 34, K=10)
+    assert torch.equal(capped[:, :34], rating[:, :34])
+    assert torch.isinf(capped[0, 34:]).all()  # a model that predicts nothing: no ascent measured
+    assert torch.isfinite(capped[1, 34:]).sum() == 5  # fully trusted, as successful: half the batch of 10
+    assert torch.equal(capped[1, 34:39], rating[1, 34:39])  # the best-rated ones
+    searcher.ascent_wins[:, 0] = 0.0  # ascents that never beat their start: none
+    assert torch.isinf(searcher._ascents_capped(rating, 34, K=10)[:, 34:]).all()

@@ -207,6 +207,7 @@ class SurrogateSearcher(EliteSearcher):
                 else value.gather(1, chosen) for key, value in born.items()}
 
     def _ascent_starts(self) -> int:
+        """How many elites the ascents start from (at most the archive's size)."""
         return min(self.ascent_starts, self.archive_size)
 
     def _ascents_capped(self, rating: Tensor, first: int, K: int) -> Tensor:
@@ -230,7 +231,7 @@ class SurrogateSearcher(EliteSearcher):
     def _with_ascents(self, born: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """``born`` and, after it, the model's greedy ascents from the best elites: ``ascent`` rounds
         from each of the ``ascent_starts`` best, each round over ``ascent_coordinates`` random
-        coordinates (every point of a round is a candidate; kind 1, a jump, of its start's score);
+        coordinates (every point of a round is a candidate, of kind ``_ASCENT`` and its start's score);
         and ``[P, M]`` which candidates repeat an elite or an earlier candidate (never measured)."""
         scores = self.elites.scores()
         E = self._ascent_starts()
