@@ -241,10 +241,11 @@ def test_ascents_are_measured_only_as_far_as_the_model_is_trusted_and_they_succe
     searcher.model.trust = torch.tensor([0.0, 1.0], dtype=torch.float64)
     searcher.ascent_wins[:] = 0.2
     searcher.ascent_trials[:] = 1.0  # ascents succeed as often as the other children
-    capped = searcher._ascents_capped(rating, 34, K=10)
+    ascent = (torch.arange(40) >= 34).repeat(2, 1)
+    capped = searcher._ascents_capped(rating, ascent, K=10)
     assert torch.equal(capped[:, :34], rating[:, :34])
     assert torch.isinf(capped[0, 34:]).all()  # a model that predicts nothing: no ascent measured
     assert torch.isfinite(capped[1, 34:]).sum() == 5  # fully trusted, as successful: half the batch of 10
     assert torch.equal(capped[1, 34:39], rating[1, 34:39])  # the best-rated ones
     searcher.ascent_wins[:, 0] = 0.0  # ascents that never beat their start: none
-    assert torch.isinf(searcher._ascents_capped(rating, 34, K=10)[:, 34:]).all()
+    assert torch.isinf(searcher._ascents_capped(rating, ascent, K=10)[:, 34:]).all()

@@ -285,6 +285,11 @@ class ResponseModel:
         """``[P]`` bool: whether a problem's best view is an image view."""
         return self.best_scale() >= len(self.scales)
 
+    @staticmethod
+    def _by_view(view: Tensor) -> list[tuple[int, Tensor]]:
+        """``(view, problems)`` for each view in ``view [P]``: the problems (``LongTensor``) that use it."""
+        return [(s, (view == s).nonzero().flatten()) for s in view.unique().tolist()]
+
     def predict(self, index: Tensor, table_only: bool = False, problems: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """The chosen view's mean and uncertainty for ``index [P, M, d]``: ``[P, M]`` each (only that
         view's regression is evaluated; ``table_only``: the best table view's, which decodes nothing).
@@ -296,8 +301,8 @@ class ResponseModel:
         P, M = index.shape[:2]
         points = index.reshape(P, M, self.d).to(self.device).long()
         chosen = torch.empty(P, M, self.per_scale, dtype=torch.float64, device=self.device)
-        for s in best.unique().tolist():  # project each problem on its own view's features only
-            group = (best == s).nonzero().flatten()
+        groups = self._by_view(best)
+        for s, group in groups:  # project each problem on its own view's features only
             flat = points[group].reshape(-1, self.d)
             if s < len(self.scales):
                 projected = torch.nn.functional.embedding_bag(flat + self._offsets, self._rows_by_scale[s],
@@ -309,8 +314,7 @@ class ResponseModel:
         predicted = (features * weights[best, rows].unsqueeze(1)).sum(-1)
         if self.shared:  # one factor per view for every problem: one solve per view
             std = torch.empty(P, M, dtype=torch.float64, device=self.device)
-            for s in best.unique().tolist():
-                group = (best == s).nonzero().flatten()
+            for s, group in groups:
                 flat = features[group].reshape(-1, self.per_scale).T  # [F, G * M]
                 solved = torch.linalg.solve_triangular(cholesky[s, 0], flat, upper=False)
                 std[group] = solved.pow(2).sum(0).sqrt().view(group.numel(), M)
@@ -345,8 +349,7 @@ class ResponseModel:
         out = []
         for _ in range(rounds):
             gain = torch.empty(P, E, C, n, dtype=torch.float32, device=self.device)
-            for s in view.unique().tolist():
-                group = (view == s).nonzero().flatten()
+            for s, group in self._by_view(view):
                 rows, tables, G = self._rows_by_scale[s], self._value_tables(s), group.numel()
                 here, offer = point[group], coordinates[group]  # [G, E, d], [G, E, C]
                 projected = torch.nn.functional.embedding_bag(here.reshape(-1, d) + self._offsets, rows,

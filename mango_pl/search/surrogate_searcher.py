@@ -201,17 +201,13 @@ class SurrogateSearcher(EliteSearcher):
         if self.model.has_images:
             rating = self._rated_on_images(born["index"], rating, K)
         if repeated is not None:  # the model's own proposals: as many as its trust allows
-            rating = self._ascents_capped(rating, rating.shape[1] - self.ascent * self._ascent_starts(), K)
+            rating = self._ascents_capped(rating, born["kind"] == _ASCENT, K)
         chosen = rating.topk(K, dim=1).indices.sort(dim=1).values  # [P, K], in breeding order
         return {key: value.gather(1, chosen.unsqueeze(-1).expand(-1, -1, self.d)) if value.dim() == 3
                 else value.gather(1, chosen) for key, value in born.items()}
 
-    def _ascent_starts(self) -> int:
-        """How many elites the ascents start from (at most the archive's size)."""
-        return min(self.ascent_starts, self.archive_size)
-
-    def _ascents_capped(self, rating: Tensor, first: int, K: int) -> Tensor:
-        """``rating`` with the ascents (candidates ``first:``) beyond the best ``allowed`` of them out
+    def _ascents_capped(self, rating: Tensor, ascent: Tensor, K: int) -> Tensor:
+        """``rating`` with the ascents (``ascent [P, M]``) beyond the best ``allowed`` of them out
         of the running: up to half the batch, in proportion to the model's trust and to the square of
         how often ascents beat their start compared with how often the other children beat their
         parents (capped at 1), rounded at random (so that a little share still gets measured, and
@@ -223,10 +219,9 @@ class SurrogateSearcher(EliteSearcher):
         relative = (rate[:, 0] / rate[:, 1].clamp_min(1e-12)).clamp_max(1.0).pow(2)
         share = self.trust_level() * relative * K * 0.5
         allowed = (share + self._rng.uniform(1)[:, 0]).floor().long()  # [P], rounded at random
-        ascents = rating[:, first:]
-        rank = ascents.argsort(dim=1, descending=True, stable=True).argsort(dim=1)
-        ascents = ascents.masked_fill(rank >= allowed[:, None], -torch.inf)
-        return torch.cat([rating[:, :first], ascents], 1)
+        ranked = rating.masked_fill(~ascent, -torch.inf)  # the ascents first, best first
+        rank = ranked.argsort(dim=1, descending=True, stable=True).argsort(dim=1)
+        return rating.masked_fill(ascent & (rank >= allowed[:, None]), -torch.inf)
 
     def _with_ascents(self, born: dict[str, Tensor]) -> tuple[dict[str, Tensor], Tensor]:
         """``born`` and, after it, the model's greedy ascents from the best elites: ``ascent`` rounds
@@ -234,7 +229,7 @@ class SurrogateSearcher(EliteSearcher):
         coordinates (every point of a round is a candidate, of kind ``_ASCENT`` and its start's score);
         and ``[P, M]`` which candidates repeat an elite or an earlier candidate (never measured)."""
         scores = self.elites.scores()
-        E = self._ascent_starts()
+        E = min(self.ascent_starts, self.archive_size)
         top = scores.topk(E, dim=1)
         start = self.elites.index.gather(1, top.indices.unsqueeze(-1).expand(-1, -1, self.d))
         C = min(self.ascent_coordinates, self.d)
