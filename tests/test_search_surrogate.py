@@ -242,10 +242,54 @@ def test_ascents_are_measured_only_as_far_as_the_model_is_trusted_and_they_succe
     searcher.ascent_wins[:] = 0.2
     searcher.ascent_trials[:] = 1.0  # ascents succeed as often as the other children
     ascent = (torch.arange(40) >= 34).repeat(2, 1)
-    capped = searcher._ascents_capped(rating, ascent, K=10)
+    allowed = searcher._ascents_allowed(K=10)
+    assert allowed.tolist() == [0, 5]
+    capped = searcher._ascents_capped(rating, ascent, allowed)
     assert torch.equal(capped[:, :34], rating[:, :34])
     assert torch.isinf(capped[0, 34:]).all()  # a model that predicts nothing: no ascent measured
     assert torch.isfinite(capped[1, 34:]).sum() == 5  # fully trusted, as successful: half the batch of 10
     assert torch.equal(capped[1, 34:39], rating[1, 34:39])  # the best-rated ones
     searcher.ascent_wins[:, 0] = 0.0  # ascents that never beat their start: none
-    assert torch.isinf(searcher._ascents_capped(rating, ascent, K=10)[:, 34:]).all()
+    assert searcher._ascents_allowed(K=10).tolist() == [0, 0]
+
+
+def test_response_model_ascends_a_subset_of_problems_as_it_ascends_them_all():
+    generator = torch.Generator().manual_seed(5)
+    model = ResponseModel(None, d=10, n=16, problems=4, shared=True)
+    seen = torch.randint(0, 16, (200, 10), generator=generator)
+    model.add(seen, torch.stack([-(seen.double() - c).abs().sum(-1) for c in (2, 5, 9, 13)], 1))
+    start = torch.randint(0, 16, (4, 1, 10), generator=generator)
+    coordinates = torch.randperm(10, generator=generator)[:4].expand(4, 1, 4)  # shared: the fast path
+    every = model.ascend(start, coordinates, rounds=3)
+    rows = torch.tensor([3, 1])
+    assert torch.equal(model.ascend(start[rows], coordinates[rows], rounds=3, problems=rows), every[rows])
+    assert not torch.equal(every[1], every[3])  # each problem climbs its own output
+
+
+def test_surrogate_population_mode_climbs_the_model_for_the_units_that_propose(monkeypatch):
+    """Population mode: only units proposing that step climb the model (the others' ascents are
+    never computed), and their ascents are shown once the model is trusted."""
+    objective = planted(6, 12, 16, seed=4)
+    features = GridFeatures(torch.linspace(-2, 2, 16)[:, None])
+    searcher = make_searcher("surrogate", d=12, n=16, problems=6, seed=0, shared_k=12)
+    climbed, kinds = [], []
+    ascend = ResponseModel.ascend
+
+    def spy(model, start, coordinates, rounds, problems=None):
+        climbed.append((problems.tolist(), searcher._proposers.tolist()))
+        return ascend(model, start, coordinates, rounds, problems)
+
+    monkeypatch.setattr(ResponseModel, "ascend", spy)
+    told = searcher.tell_shared
+
+    def tell(index, values):
+        if searcher._pending is not None:
+            kinds.append(searcher._pending["kind"][searcher._pending["owners"]].clone())
+        told(index, values)
+
+    searcher.tell_shared = tell
+    result = maximize(lambda index: objective(index.unsqueeze(0).expand(6, -1, -1)).T, searcher, d=12, n=16,
+                      budget=600, problems=6, shared=True, features=features)
+    assert result.stimuli.shape == (600, 12)
+    assert climbed and all(set(rows) <= set(proposers) for rows, proposers in climbed)
+    assert any((k == 4).any() for k in kinds)  # ascents (kind 4) were shown

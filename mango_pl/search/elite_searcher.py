@@ -37,7 +37,9 @@ Population mode (``ask_shared``/``tell_shared``): every problem keeps its own ar
 from every stimulus shown; each step, the responding problems (not every response equal so far)
 take turns proposing children, least recently served first, and problems that have not responded
 to anything propose nothing, so silent units do not eat the budget (a tenth of the stimuli stay
-random while any problem is silent).
+random while any problem is silent). Problems that share their stimuli are not independent of one
+another, so their children are drawn from one stream (``PooledGenerator``: one numpy call per draw
+instead of one per problem).
 
 A problem whose responses have all been equal so far (a unit silent on everything it was shown)
 has nothing to climb, so it keeps drawing uniformly random points until something responds.
@@ -63,6 +65,7 @@ from mango_pl.checks import (
 )
 from mango_pl.search.archive import EliteArchive, first_occurrence
 from mango_pl.search.base import Searcher
+from mango_pl.search.pooled_generator import PooledGenerator
 from mango_pl.search.seeding import ProblemGenerators, Seeds
 
 #: success rate the mutation count is steered to (Rechenberg's 1/5 rule)
@@ -72,8 +75,8 @@ _KINDS, _KIND_FLOOR, _MU = 4, 0.05, 4
 #: recent measurements per problem that the local linear model (kind 3) is fitted to, and how many
 #: steps a fit serves while the best elite stays where it is
 _MEMORY, _REFIT = 256, 4
-#: spawn-key entry of the stream that draws population mode's random stimuli
-_SHARED_STREAM = 1 << 20
+#: spawn-key entries of the streams that draw population mode's random stimuli and its children
+_SHARED_STREAM, _POOLED_STREAM = 1 << 20, (1 << 20) + 1
 
 
 def _one_fifth(log_size: Tensor, tried: Tensor, success: Tensor, drowned: Tensor, gain: float,
@@ -164,10 +167,15 @@ class EliteSearcher(Searcher):
         self._low = torch.full((P,), math.inf, dtype=torch.float64, device=self.device)  # the range of
         self._high = torch.full((P,), -math.inf, dtype=torch.float64, device=self.device)  # responses so far
         self._pending: dict[str, Tensor] | None = None
+        #: population mode, while ``_children`` breeds: the problems whose children will be shown
+        self._proposers: Tensor | None = None
         self._start: Tensor | None = None  # start points still to propose: [P, M, d] (population: [M, d])
         first = self.seeds[0]  # population mode's random stimuli: a stream of their own
         self._shared_rng = ProblemGenerators(
             [np.random.SeedSequence(first.entropy, spawn_key=(*first.spawn_key, _SHARED_STREAM))], self.device)
+        #: population mode breeds every problem's children from one stream (see ``PooledGenerator``)
+        self._pooled_rng = PooledGenerator(
+            np.random.SeedSequence(first.entropy, spawn_key=(*first.spawn_key, _POOLED_STREAM)), P, self.device)
 
     # -- the archive's view --------------------------------------------------------------------
 
@@ -435,6 +443,7 @@ class EliteSearcher(Searcher):
     # -- population mode -----------------------------------------------------------------------
 
     def _ask_shared(self) -> Tensor:
+        self._rng = self._pooled_rng
         N = self.shared_k
         start = self._next_start(N, shared=True)
         if start is not None:
@@ -454,7 +463,9 @@ class EliteSearcher(Searcher):
         per = (N - explore) // proposers if proposers else 0
         priority = torch.where(responding, -self.last_served, torch.full_like(self.last_served, -math.inf))
         chosen = priority.argsort(dim=0, descending=True, stable=True)[:proposers]
+        self._proposers = chosen
         born = self._children(max(per, 1))
+        self._proposers = None
         explore = N - per * chosen.numel()
         parts = [born["index"][chosen].reshape(-1, self.d)]
         if explore > 0:

@@ -323,7 +323,7 @@ class ResponseModel:
             std = solved.pow(2).sum(1).sqrt()
         return predicted * scale[:, None] + mean[:, None], std * scale[:, None]
 
-    def ascend(self, start: Tensor, coordinates: Tensor, rounds: int) -> Tensor:
+    def ascend(self, start: Tensor, coordinates: Tensor, rounds: int, problems: Tensor | None = None) -> Tensor:
         """Greedy coordinate ascent of each problem's best table view's predicted mean.
 
         From ``start [P, E, d]``, each round sets the one coordinate among ``coordinates [P, E, C]``
@@ -333,17 +333,20 @@ class ResponseModel:
         set to ``v`` it is ``a + row[j, v]`` (``a``: the projection less the row of ``j``'s current
         value), and ``cos(a + row + phase) = cos a cos(row + phase) - sin a sin(row + phase)``, the
         latter two tabled once per view (:meth:`_value_tables`): a round is one small matrix product
-        per coordinate offered.
+        per coordinate offered. ``problems``: ``start`` holds these problems' points only
+        (``LongTensor[P]``, as in :meth:`predict`).
 
         Returns:
             ``[P, E, rounds, d]``: the point after each round.
         """
         weights = self._fitted()[0]
-        view = self.best_scale(table_only=True)  # [P]
+        owner = torch.arange(self.problems, device=self.device) if problems is None else problems.to(self.device)
+        view = self.best_scale(table_only=True)[owner]  # [P]
         P, E, d = start.shape
         C, n = coordinates.shape[-1], self.n
         point = start.to(self.device).long().clone()
         coordinates = coordinates.to(self.device).long()
+        shared_offer = bool((coordinates == coordinates[:1, :1]).all())
         free = torch.ones(P, E, C, dtype=torch.bool, device=self.device)
         offered = torch.arange(C, device=self.device)
         out = []
@@ -355,13 +358,18 @@ class ResponseModel:
                 projected = torch.nn.functional.embedding_bag(here.reshape(-1, d) + self._offsets, rows,
                                                               mode="sum").view(G, E, 1, -1)
                 rest = projected - rows[offer * n + here.gather(2, offer)]  # [G, E, C, F]
-                w = weights[s, group].float().view(G, 1, 1, -1)
+                w = weights[s, owner[group]].float().view(G, 1, 1, -1)
                 left = torch.cat([w * torch.cos(rest), -w * torch.sin(rest)], -1).view(-1, 2 * self.per_scale)
                 flat = offer.reshape(-1)
                 values = torch.empty(flat.numel(), n, dtype=torch.float32, device=self.device)
-                for j in flat.unique().tolist():
-                    at = (flat == j).nonzero().flatten()
-                    values[at] = left[at] @ tables[j].T
+                if shared_offer:  # the same coordinates for every row: a product per slot, no gathers
+                    left, values = left.view(-1, C, left.shape[-1]), values.view(-1, C, n)
+                    for c, j in enumerate(coordinates[0, 0].tolist()):
+                        values[:, c] = left[:, c] @ tables[j].T
+                else:
+                    for j in flat.unique().tolist():
+                        at = (flat == j).nonzero().flatten()
+                        values[at] = left[at] @ tables[j].T
                 phase = self._phase[s].float()
                 now = (torch.cos(projected[:, :, 0] + phase) * w[:, :, 0]).sum(-1)  # [G, E]
                 gain[group] = values.view(G, E, C, n) - now[..., None, None]
