@@ -346,7 +346,6 @@ class ResponseModel:
         C, n = coordinates.shape[-1], self.n
         point = start.to(self.device).long().clone()
         coordinates = coordinates.to(self.device).long()
-        shared_offer = bool((coordinates == coordinates[:1, :1]).all())
         free = torch.ones(P, E, C, dtype=torch.bool, device=self.device)
         offered = torch.arange(C, device=self.device)
         out = []
@@ -360,16 +359,13 @@ class ResponseModel:
                 rest = projected - rows[offer * n + here.gather(2, offer)]  # [G, E, C, F]
                 w = weights[s, owner[group]].float().view(G, 1, 1, -1)
                 left = torch.cat([w * torch.cos(rest), -w * torch.sin(rest)], -1).view(-1, 2 * self.per_scale)
+                # the rows sorted by the coordinate they offer: one product per coordinate, on a slice
                 flat = offer.reshape(-1)
+                order = flat.argsort(stable=True)
+                coordinate, count = flat[order].unique_consecutive(return_counts=True)
+                products = [part @ tables[j].T for j, part in zip(coordinate.tolist(), left[order].split(count.tolist()))]
                 values = torch.empty(flat.numel(), n, dtype=torch.float32, device=self.device)
-                if shared_offer:  # the same coordinates for every row: a product per slot, no gathers
-                    left, values = left.view(-1, C, left.shape[-1]), values.view(-1, C, n)
-                    for c, j in enumerate(coordinates[0, 0].tolist()):
-                        values[:, c] = left[:, c] @ tables[j].T
-                else:
-                    for j in flat.unique().tolist():
-                        at = (flat == j).nonzero().flatten()
-                        values[at] = left[at] @ tables[j].T
+                values[order] = torch.cat(products)
                 phase = self._phase[s].float()
                 now = (torch.cos(projected[:, :, 0] + phase) * w[:, :, 0]).sum(-1)  # [G, E]
                 gain[group] = values.view(G, E, C, n) - now[..., None, None]
