@@ -225,6 +225,13 @@ class SurrogateSearcher(EliteSearcher):
         rating[serving] = mean + self.explore * std
         return rating
 
+    def _proposing(self) -> Tensor:
+        """``[P]`` bool: the problems whose children will be shown (population mode: this step's
+        proposers; otherwise every problem)."""
+        if self._proposers is None:
+            return torch.ones(self.problems, dtype=torch.bool, device=self.device)
+        return torch.zeros(self.problems, dtype=torch.bool, device=self.device).index_fill_(0, self._proposers, True)
+
     def _ascents_allowed(self, K: int) -> Tensor:
         """``[P]`` how many of ``K`` children may be the model's ascents: up to half the batch, in
         proportion to the model's trust and to the square of how often ascents beat their start
@@ -265,9 +272,7 @@ class SurrogateSearcher(EliteSearcher):
         else:  # population mode: every problem over the same coordinates (one product per coordinate)
             coordinates = self._shared_rng.uniform(self.d)[0].argsort()[:C].expand(self.problems, E, C)
         allowed = self._ascents_allowed(K)
-        climbing = allowed > 0
-        if self._proposers is not None:
-            climbing &= torch.zeros_like(climbing).index_fill_(0, self._proposers, True)
+        climbing = (allowed > 0) & self._proposing()
         points = start[:, :, None].expand(-1, -1, self.ascent, -1).clone()
         rows = climbing.nonzero().flatten()
         if rows.numel():
@@ -286,8 +291,9 @@ class SurrogateSearcher(EliteSearcher):
         """The units whose best view is an image view: the ``decoded_share`` of their candidates that
         the table view rates highest (and the unscreened ones, rated ``inf``) are decoded and rated on
         the image view, the others drop out. The other units keep their table view's ``rating``, so a
-        unit's choice never depends on the others'."""
-        group = self.model.image_preferred().nonzero().flatten()
+        unit's choice never depends on the others'. In population mode only the proposers' candidates
+        are decoded (the others' are never shown)."""
+        group = (self.model.image_preferred() & self._proposing()).nonzero().flatten()
         if group.numel() == 0:
             return rating
         kept = min(rating.shape[1], max(K, round(rating.shape[1] * self.decoded_share)))
