@@ -20,6 +20,7 @@ from tests.search_helpers import planted
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 VQVAE = "mango_pl/assets/digits_vqvae.pt"
+SNGAN = "mango_pl/assets/digits_sngan.pt"
 
 
 # -- GridFeatures ----------------------------------------------------------------------------------
@@ -156,6 +157,56 @@ def test_response_model_learns_a_known_function_and_knows_where_it_has_not_looke
     assert correlation > 0.8, correlation
     _, seen_std = model.predict(train[:, :200])
     assert std.mean() > seen_std.mean()  # more uncertain away from the data
+
+
+def test_the_image_metric_learns_a_unit_whose_image_changes_along_a_few_latent_directions():
+    """A latent grid whose decoded image depends on 2 of 16 directions (as through the bank's SN-GAN,
+    where 5 of 128 carry 75 % of the image's change), and a unit that reads the image: a model
+    whose distances follow the image predicts the unit from 80 stimuli far better than one that
+    weighs every latent coordinate alike; without decoded images there is no metric."""
+    generator = torch.Generator().manual_seed(5)
+    values = torch.linspace(-2, 2, 32, dtype=torch.float64)
+    mixing = torch.randn(16, 2, generator=generator, dtype=torch.float64)  # the image's 2 latent directions
+    decoded = []
+
+    def pixels(index):  # [N, d] -> [N, 2]: what the image shows
+        decoded.append(index.shape[0])
+        return torch.tanh(values[index] @ mixing / 4)
+
+    def unit(index):
+        return torch.sin(3 * pixels(index.reshape(-1, 16))).sum(-1).reshape(index.shape[:-1])
+
+    features = GridFeatures(values[:, None], "latent", pixels=pixels)
+    train = torch.randint(0, 32, (1, 80, 16), generator=generator)
+    test = torch.randint(0, 32, (1, 300, 16), generator=generator)
+    correlation = {}
+    for metric in (True, False):
+        decoded.clear()
+        model = ResponseModel(features, d=16, n=32, problems=1, metric=metric)
+        assert model.metric is metric and sum(decoded) == (4 * 17 if metric else 0)  # decoded once, when built
+        model.add(train, unit(train))
+        mean, _ = model.predict(test)
+        correlation[metric] = float(torch.corrcoef(torch.stack([mean[0], unit(test)[0]]))[0, 1])
+    assert correlation[True] > 0.7 and correlation[True] > correlation[False] + 0.15, correlation
+    assert not ResponseModel(GridFeatures(values[:, None]), d=16, n=32, problems=1).metric
+
+
+def test_surrogate_measures_distances_by_the_image_unless_told_not_to_or_in_population_mode():
+    space = GeneratorSpace(checkpoint=SNGAN, channels=1, image_size=16)
+    d, n = space.grid.d, space.grid.n
+    for option, metric in (({}, True), ({"image_metric": False}, False)):
+        searcher = SurrogateSearcher(d, n, problems=1, **option)
+        searcher.use_features(space.grid_features())
+        index = searcher.ask()
+        searcher.tell(index, index.double().sum(-1))
+        assert searcher.model.metric is metric and ("image_metric" in searcher.options) is not metric
+    shared = SurrogateSearcher(d, n, problems=2, shared_k=8)  # population mode: no metric (see its doc)
+    shared.use_features(space.grid_features())
+    index = shared.ask_shared()
+    shared.tell_shared(index, torch.stack([index.double().sum(-1), -index.double().sum(-1)], 1))
+    assert shared.model.shared and not shared.model.metric
+    with pytest.raises(ValueError, match="image_metric"):
+        SurrogateSearcher(d, n, image_metric="yes")
 
 
 def test_surrogate_with_the_codebook_beats_elite_on_a_unit_that_reads_the_image():

@@ -21,6 +21,19 @@ Why these choices:
   recent standardized error is the one used. A model too simple for a unit shows up here too: the
   within-batch correlation of its predictions with the measurements (``trust``) tells the
   searcher how much to rely on it.
+- **The table's distances measured as the image changes (``metric=True``).** An RBF kernel on
+  the table treats every latent coordinate (every code's vector) alike, but the decoded image does
+  not: through the bank's SN-GAN, 5 of the 128 latent directions carry 75 % of how much the
+  (pooled) image changes, 10 carry 87 %. When the features carry ``pixels``, the model decodes,
+  once, a few random points and each with one coordinate changed (``_METRIC_BASES * (d * r + 1)``
+  images: about 500 for the SN-GAN grid, 2,000 for the VQ-VAE grid), estimates the Jacobian of
+  the pooled image with respect to the table's vectors by finite differences, and draws the random
+  features' frequencies from ``N(0, M / l^2)`` with ``M`` its average ``J^T J`` (scaled to the
+  identity's trace and blended with it: directions the pooled image ignores still count a little).
+  The projection stays a sum of per-coordinate rows, so rating a candidate costs the same; only the
+  model's construction pays the decoding. On the bank's development layers (2 units each, 3 seeds,
+  noise-free) it gained .012/.017 at 100/250 queries on the SN-GAN grid and .04 at 100 on the
+  VQ-VAE grid, level later.
 - **The decoded image as a second view (``image=True``).** What a grid point means to the grid
   (a latent value, a code's vector) can hide what a unit responds to; the decoded image does not.
   With ``image`` the model keeps, beside the table's regressions, one per length scale on the
@@ -57,6 +70,10 @@ _NOISE_FLOOR = 1e-2
 _IMAGE_PROBE = 256
 #: decay of the per-scale error and of the trust (about the last 10 batches count)
 _DECAY = 0.9
+#: the image metric (``metric=True``): random points it is estimated at, the grid step of its finite
+#: differences, its weight against the identity, and the largest table dimension ``d * r`` it is
+#: estimated for (its decoding and its eigendecomposition grow with it)
+_METRIC_BASES, _METRIC_STEP, _METRIC_BLEND, _METRIC_MAX_DIM = 4, 4, 0.9, 1024
 
 
 def _prepared_table(features: GridFeatures | None, d: int, n: int, components: int) -> Tensor:
@@ -93,6 +110,9 @@ class ResponseModel:
         components: principal components kept of each coordinate's feature table.
         image: also model the response on the decoded image (``features.pixels``), one regression
             per length scale (the views listed in ``views``).
+        metric: with features that carry ``pixels``, measure the table's distances as the decoded
+            image changes (:func:`image_metric`; see the module doc); ``False``, or features without
+            ``pixels``: every coordinate alike.
         device: where the model computes.
 
     Raises:
@@ -107,7 +127,7 @@ class ResponseModel:
 
     def __init__(self, features: GridFeatures | None, d: int, n: int, problems: int, shared: bool = False,
                  per_scale: int = 128, scales: tuple[float, ...] = (0.3, 0.6, 1.2, 2.4), components: int = 8,
-                 image: bool = False, device: torch.device | str | None = None):
+                 image: bool = False, metric: bool = True, device: torch.device | str | None = None):
         if image and (features is None or features.pixels is None):
             raise ValueError("a response model on decoded images needs grid features with pixels "
                              "(pass features=space.grid_features())")
@@ -125,6 +145,11 @@ class ResponseModel:
         # every coordinate has unit total variance, so two random points are ~ sqrt(2 d) apart
         typical = math.sqrt(2.0 * d)
         weights = torch.randn(d, r, S, F, generator=generator, dtype=torch.float64)
+        #: whether the table's distances follow the decoded image (``image_metric``)
+        self.metric = metric and features is not None and features.pixels is not None and 1 < n and d * r <= _METRIC_MAX_DIM
+        if self.metric:  # frequencies ~ N(0, M / l^2): each row of weights mixed by a root of M
+            root = image_metric(features, table, _METRIC_BASES, _METRIC_STEP, _METRIC_BLEND)
+            weights = (root @ weights.reshape(d * r, S * F)).reshape(d, r, S, F)
         lengths = torch.tensor(self.scales, dtype=torch.float64) * typical
         weights = weights / lengths[:, None]
         # the projection of a point is the sum over coordinates of table[j, x_j] @ weights[j]
@@ -416,6 +441,49 @@ class ResponseModel:
         correlation = _masked_correlation(chosen, values, mask)
         enough = count >= 3
         self.trust = torch.where(enough, _DECAY * self.trust + (1 - _DECAY) * correlation, self.trust)
+
+
+def image_metric(features: GridFeatures, table: Tensor, bases: int, step: int, blend: float) -> Tensor:
+    """A symmetric root ``[d r, d r]`` of the metric in which the table's distances follow the decoded image.
+
+    ``table [d, n, r]`` is the model's prepared table (each coordinate at unit total variance). At
+    ``bases`` random grid points (from a fixed seed) every coordinate is moved to ``r`` other values
+    (``step``, ``2 step``, ... grid values up, reflected down at the end of the grid) and every point
+    is decoded (``features.images``); the change of the pooled image against the change of the
+    coordinate's vector gives, by least squares, that coordinate's block of the Jacobian ``J [f, d r]``
+    at each base. The metric is the bases' average ``J^T J`` scaled to trace ``d`` (the identity's
+    when each coordinate is one unit-variance value, as an SN-GAN latent's), blended with the
+    identity: ``blend * M + (1 - blend) * I``. (Scaling it instead so that two random points of a
+    VQ-VAE grid lie as far apart as in the identity's metric lost .014 at 250 queries on the bank's
+    development layers, where this scaling gained .04 at 100.)
+
+    Example:
+        >>> values = torch.linspace(-1, 1, 8, dtype=torch.float64)
+        >>> table = ((values - values.mean()) / values.std(unbiased=False))[None, :, None].expand(3, -1, -1)
+        >>> pixels = lambda index: table[0, index, 0] * torch.tensor([1.0, 0.0, 0.0])   # only coordinate 0 shows
+        >>> root = image_metric(GridFeatures(table[0], "latent", pixels=pixels), table, 2, 1, 1.0)
+        >>> (root @ root).diagonal().round()    # all of the metric's weight on coordinate 0
+        tensor([3., 0., 0.], dtype=torch.float64)
+    """
+    d, n, r = table.shape
+    generator = torch.Generator().manual_seed(_PROJECTION_SEED + 2)
+    base = torch.randint(0, n, (bases, d), generator=generator)
+    shift = 1 + (step * torch.arange(1, r + 1) - 1) % (n - 1)  # [r], each in 1..n-1: never the base's value
+    moved = base[..., None] + shift
+    moved = torch.where(moved < n, moved, base[..., None] - shift) % n  # [bases, d, r]
+    points = base[:, None, None].repeat(1, d, r, 1)  # [bases, coordinate moved, move, d]
+    rows = torch.arange(d)
+    points[:, rows, :, rows] = moved.transpose(0, 1)
+    pixels = features.images(torch.cat([base, points.reshape(-1, d)])).cpu()
+    origin, shifted = pixels[:bases], pixels[bases:].reshape(bases, d, r, -1)
+    table = table.cpu()
+    change = table[rows[None, :, None], moved] - table[rows[None, :], base][:, :, None]  # [bases, d, r(move), r]
+    jacobian = torch.linalg.lstsq(change, shifted - origin[:, None, None]).solution  # [bases, d, r, f]
+    jacobian = jacobian.reshape(bases, d * r, -1)
+    metric = torch.einsum("bif,bjf->ij", jacobian, jacobian) / bases
+    metric = blend * metric * d / metric.trace().clamp_min(1e-300) + (1 - blend) * torch.eye(d * r, dtype=torch.float64)
+    values, vectors = torch.linalg.eigh(metric)
+    return vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
 
 
 def _image_projection(features: GridFeatures, d: int, n: int, scales: tuple[float, ...],
