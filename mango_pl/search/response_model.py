@@ -146,7 +146,8 @@ class ResponseModel:
         typical = math.sqrt(2.0 * d)
         weights = torch.randn(d, r, S, F, generator=generator, dtype=torch.float64)
         #: whether the table's distances follow the decoded image (``image_metric``)
-        self.metric = metric and features is not None and features.pixels is not None and 1 < n and d * r <= _METRIC_MAX_DIM
+        self.metric = (metric and features is not None and features.pixels is not None and n > 1
+                       and d * r <= _METRIC_MAX_DIM)
         if self.metric:  # frequencies ~ N(0, M / l^2): each row of weights mixed by a root of M
             root = image_metric(features, table, _METRIC_BASES, _METRIC_STEP, _METRIC_BLEND)
             weights = (root @ weights.reshape(d * r, S * F)).reshape(d, r, S, F)
@@ -448,7 +449,8 @@ def image_metric(features: GridFeatures, table: Tensor, bases: int, step: int, b
 
     ``table [d, n, r]`` is the model's prepared table (each coordinate at unit total variance). At
     ``bases`` random grid points (from a fixed seed) every coordinate is moved to ``r`` other values
-    (``step``, ``2 step``, ... grid values up, reflected down at the end of the grid) and every point
+    (``step``, ``2 step``, ... grid values up, reflected down at the end of the grid, modulo the
+    grid's ``n`` values) and every point
     is decoded (``features.images``); the change of the pooled image against the change of the
     coordinate's vector gives, by least squares, that coordinate's block of the Jacobian ``J [f, d r]``
     at each base. The metric is the bases' average ``J^T J`` scaled to trace ``d`` (the identity's

@@ -131,7 +131,8 @@ class SurrogateSearcher(EliteSearcher):
                  device: torch.device | str | None = None, budget: int | None = None, *,
                  screen: int = 32, explore: float = 1.0, min_unscreened: float = 0.2, max_unscreened: float = 0.4,
                  features_per_scale: int = 128, shared_screen: int = 2, smooth: bool = True, image: bool = False,
-                 decoded_share: float = 1.0, image_metric: bool = True, ascent: int = 3, ascent_starts: int = 2, ascent_coordinates: int = 16,
+                 decoded_share: float = 1.0, image_metric: bool = True, ascent: int = 3, ascent_starts: int = 2,
+                 ascent_coordinates: int = 16,
                  k: int = 10, archive: int = 16, initial: int = 20, crossover: float = 0.3,
                  mutation: float = 8.0, step: float = 0.2, retest: float = 0.3, shared_k: int = 64,
                  leaders: int = 4, uncertainty: float = 2.0, temperature: float = 3.0):
