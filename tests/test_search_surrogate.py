@@ -231,6 +231,27 @@ def test_surrogate_with_the_codebook_beats_elite_on_a_unit_that_reads_the_image(
     assert surrogate > 1.05 * elite, (surrogate, elite)
 
 
+def test_under_noise_surrogate_re_tests_among_its_eight_best_elites_where_elite_keeps_to_four():
+    def noisy_run(method):
+        searcher = make_searcher(method, d=12, n=8, problems=1, seed=3)
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(30):
+            index = searcher.ask()
+            value = -(index - 5).abs().sum(-1).double()
+            searcher.tell(index, value + 20 + 3.0 * torch.randn(value.shape, generator=generator, dtype=torch.float64))
+        assert bool((searcher.noise() > 0).all())
+        return searcher
+
+    for method, leaders in (("surrogate", 8), ("elite", 4)):
+        searcher = noisy_run(method)
+        assert searcher.options["leaders"] == leaders
+        archive = searcher.elites
+        best = archive.scores().topk(leaders, dim=1).indices[0]
+        chosen = searcher._retests(leaders)[0]  # as many slots as leaders: each leader once
+        slots = archive.match(chosen[None])[0]
+        assert set(slots.tolist()) == set(best.tolist())
+
+
 def test_surrogate_rejects_bad_options():
     with pytest.raises(ValueError, match="screen"):
         make_searcher("surrogate", d=4, n=8, screen=0)
