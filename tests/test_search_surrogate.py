@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mango_pl.loop.noise import MultiplicativeNoise, NoisyObjective
 from mango_pl.mei import SearchSettings, search_layer
 from mango_pl.models.checkpoint import load_generator
 from mango_pl.search import (DEFAULT_METHOD, GridFeatures, Searcher, make_searcher, maximize, register_method,
@@ -232,13 +233,14 @@ def test_surrogate_with_the_codebook_beats_elite_on_a_unit_that_reads_the_image(
 
 
 def test_under_noise_surrogate_re_tests_among_its_eight_best_elites_where_elite_keeps_to_four():
+    unit = planted(problems=1, d=12, n=8, seed=0)
+
     def noisy_run(method):
         searcher = make_searcher(method, d=12, n=8, problems=1, seed=3)
-        generator = torch.Generator().manual_seed(0)
+        measured = NoisyObjective(lambda index: unit(index) + 100, MultiplicativeNoise(0.5), problems=1, seed=0)
         for _ in range(30):
             index = searcher.ask()
-            value = -(index - 5).abs().sum(-1).double()
-            searcher.tell(index, value + 20 + 3.0 * torch.randn(value.shape, generator=generator, dtype=torch.float64))
+            searcher.tell(index, measured(index))
         assert bool((searcher.noise() > 0).all())
         return searcher
 
