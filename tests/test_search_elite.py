@@ -215,3 +215,30 @@ def test_noisy_objective_streams_are_per_problem_and_keep_the_true_maximum():
     index = torch.ones(2, 5, 3, dtype=torch.long)
     assert torch.equal(both(index)[1], alone(index[1:])[0])
     assert both.true_max.tolist() == [3.0, 3.0]
+
+
+def test_archive_moves_on_to_a_new_point_that_ties_an_elite():
+    """On a plateau of the response the archive drifts: a new point scoring the same as an elite takes
+    its slot (with the old order, first points kept, the archive would freeze on a plateau)."""
+    archive = EliteArchive(problems=1, size=2, d=2)
+    archive.add(torch.tensor([[[0, 0], [1, 1]]]), torch.tensor([[3.0, 1.0]]))
+    archive.add(torch.tensor([[[2, 2]]]), torch.tensor([[1.0]]))  # ties the worse elite [1, 1]
+    kept = {tuple(point) for point in archive.index[0].tolist()}
+    assert kept == {(0, 0), (2, 2)}
+    archive.add(torch.tensor([[[3, 3]]]), torch.tensor([[0.5]]))  # below both: not kept
+    assert {tuple(point) for point in archive.index[0].tolist()} == kept
+
+
+def test_on_plateaus_the_moves_keep_their_size_and_the_search_reaches_the_top_one():
+    """A unit that answers in coarse steps (``-(|x - target|_1 // 80)``: a few wide plateaus, as spike
+    counts make them): children that tie their parent count as successes for the sizes of the moves,
+    so the moves stay large enough to leave a plateau and 300 queries reach the top one (value 0) on
+    both problems. Counting ties as failures shrank the moves to one coordinate, one grid step, and
+    stopped on the plateau below (-1)."""
+    target = planted_target(2, 16, 32, seed=0)
+    searcher = make_searcher("elite", d=16, n=32, problems=2, seed=0)
+    while searcher.told < 300:
+        index = searcher.ask()
+        searcher.tell(index, -((index - target[:, None]).abs().sum(-1) // 80).double())
+    assert searcher.elites.means().max(1).values.tolist() == [0.0, 0.0]
+    assert (searcher.log_mutation.exp() > 2).all() and (searcher.log_step.exp() > 2).all()

@@ -173,7 +173,9 @@ class EliteArchive:
         """Take the measurements ``values [P, K]`` of ``points [P, K, d]``.
 
         Points already in the archive update their slot (and the noise estimate); new points
-        (equal new points merged) compete for the slots by score.
+        (equal new points merged) compete for the slots by score, and a new point that ties an
+        elite's score ranks before it (on a plateau of the response the archive moves on to the
+        newer point rather than freezing on the first ones it kept).
         """
         self._cached_scores = None
         points, values = points.long(), values.to(torch.float64)
@@ -207,9 +209,11 @@ class EliteArchive:
         lead = fresh & (first == torch.arange(points.shape[1], device=points.device))
         group_total = torch.zeros_like(values).scatter_add_(1, first, torch.where(fresh, values, torch.zeros_like(values)))
         group_count = torch.zeros_like(first).scatter_add_(1, first, fresh.long())
-        cand_index = torch.cat([self.index, points], 1)
-        cand_total = torch.cat([self.total, torch.where(lead, group_total, torch.zeros_like(values))], 1)
-        cand_count = torch.cat([self.count, torch.where(lead, group_count, torch.zeros_like(first))], 1)
+        # the new points first: on a tie of scores (a plateau of the response) the newer point takes the
+        # slot, so the archive drifts across the plateau instead of freezing on its first points
+        cand_index = torch.cat([points, self.index], 1)
+        cand_total = torch.cat([torch.where(lead, group_total, torch.zeros_like(values)), self.total], 1)
+        cand_count = torch.cat([torch.where(lead, group_count, torch.zeros_like(first)), self.count], 1)
         self._keep_best(cand_index, cand_total, cand_count)
 
     def _keep_best(self, index: Tensor, total: Tensor, count: Tensor) -> None:
