@@ -10,13 +10,14 @@ features, images included, and units that match a template to its images (so eve
 decoded: the dearest case); the objective's own time is never counted.
 
 Population mode (``--population``): the default searcher choosing shared stimuli for all 64
-channels of a conv layer (the bank's AlexNet ``features.1`` through the digits SN-GAN), in
-milliseconds per stimulus, beside the milliseconds per stimulus the network (and the generator's
-decoding) takes to answer. Target: choosing costs no more than answering.
+channels of a conv layer (the bank's AlexNet ``features.1``, through the bank's SN-GAN and VQ-VAE
+grids), in milliseconds per stimulus, beside the milliseconds per stimulus the network (and the
+generator's decoding) takes to answer. Target: choosing costs no more than answering.
 
     python benchmarks/optimizer_overhead.py
     python benchmarks/optimizer_overhead.py --methods elite ga cma random --problems 1 16 64
     python benchmarks/optimizer_overhead.py --population
+    python benchmarks/optimizer_overhead.py --population --grids vqvae --stimuli 8000
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def image_unit(d: int, n: int, problems: int):
     return space.grid_features(), objective
 
 
-def population_ms_per_stimulus(method: str, stimuli: int) -> tuple[float, float, int]:
+def population_ms_per_stimulus(method: str, stimuli: int, grid: str) -> tuple[float, float, int]:
     """(optimizer ms per stimulus, network ms per stimulus, units) of a population-mode search of the
-    bank's AlexNet ``features.1`` (64 channels) through the digits SN-GAN."""
+    bank's AlexNet ``features.1`` (64 channels) through the bank's ``grid`` (``sngan``, ``vqvae``)."""
     import sys
     from pathlib import Path
 
@@ -93,7 +94,7 @@ def population_ms_per_stimulus(method: str, stimuli: int) -> tuple[float, float,
     cache = Path.home() / ".cache" / "mango-pl" / "neuron_bank"
     bank.ensure_networks(cache, ["alexnet"])
     model = bank.load_network(str(cache), "alexnet")
-    space = bank.load_space("sngan")
+    space = bank.load_space(grid)
     units = list(range(64))
     objective = LayerObjective(model, "features.1", units, space, batch_limit=2048, precision="float32")
     result = maximize(lambda index: objective.responses(index), method, space.grid.d, space.grid.n, stimuli,
@@ -107,6 +108,8 @@ def main() -> None:
                                                          "cma-margin", "cholesky-cma", "cma", "ga", "random"])
     parser.add_argument("--population", action="store_true", help="population mode on a 64-channel conv layer")
     parser.add_argument("--stimuli", type=int, default=3000, help="population mode: stimuli shown")
+    parser.add_argument("--grids", nargs="+", choices=["sngan", "vqvae"], default=["sngan", "vqvae"],
+                        help="population mode: the bank's generator grids the stimuli come from")
     parser.add_argument("--problems", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--d", type=int, default=128)
     parser.add_argument("--n", type=int, default=64)
@@ -117,11 +120,13 @@ def main() -> None:
     warnings.simplefilter("ignore")
     if args.population:
         print(f"population mode, {args.stimuli} shared stimuli, one thread\n")
-        print("| method | units | optimizer ms per stimulus | network ms per stimulus | choosing / answering |")
-        print("|---|---:|---:|---:|---:|")
+        print("| method | grid | units | optimizer ms per stimulus | network ms per stimulus | choosing / answering |")
+        print("|---|---|---:|---:|---:|---:|")
         for method in args.methods:
-            optimizer, network, units = population_ms_per_stimulus(method, args.stimuli)
-            print(f"| {method} | {units} | {optimizer:.2f} | {network:.2f} | {optimizer / network:.2f} |", flush=True)
+            for grid in args.grids:
+                optimizer, network, units = population_ms_per_stimulus(method, args.stimuli, grid)
+                print(f"| {method} | {grid} | {units} | {optimizer:.2f} | {network:.2f} | {optimizer / network:.2f} |",
+                      flush=True)
         return
     print(f"d={args.d}, n={args.n}, one thread, median of {args.steps} steps after {args.warmup} queries\n")
     print("| method | " + " | ".join(f"P={p}: ms per problem and step" for p in args.problems) + " |")
