@@ -28,15 +28,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
-from mango_pl.stimuli import GeneratorSpace
+import bank_networks as bank
 
-SNGAN = Path(__file__).resolve().parents[1] / "mango_pl" / "assets" / "digits_sngan.pt"
-#: the bank's image size (``bank_networks.IMAGE_SIZE``): the networks see 16 x 16 digits
-IMAGE_SIZE = 16
 #: children's moves: (coordinates changed, largest step in grid values)
 MOVES = ((1, 2), (4, 3), (8, 6), (16, 6))
 
@@ -99,13 +95,15 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--{name} must be at least 2, got {getattr(args, name)}")
 
     torch.set_num_threads(1)
-    space = GeneratorSpace(checkpoint=str(SNGAN), channels=1, image_size=IMAGE_SIZE)
+    space = bank.load_space("sngan")  # the bank's grid: gray 16 x 16 digits
     features = space.grid_features()
     d, n = space.grid.d, space.grid.n
     generator = torch.Generator().manual_seed(args.seed)
 
-    def latent(index: torch.Tensor) -> torch.Tensor:
-        return features.vectors(index).reshape(index.shape[0], -1).double()
+    def design(index: torch.Tensor) -> torch.Tensor:
+        """The latent of each point and a constant 1: the linear emulator's inputs."""
+        latent = features.vectors(index).reshape(index.shape[0], -1).double()
+        return torch.cat([latent, torch.ones(index.shape[0], 1, dtype=torch.float64)], 1)
 
     def pixels(index: torch.Tensor) -> torch.Tensor:
         return features.images(index).double()
@@ -114,15 +112,15 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     pooled = pixels(train)
     decode_ms = (time.perf_counter() - started) / args.points * 1e3
-    design = torch.cat([latent(train), torch.ones(args.points, 1, dtype=torch.float64)], 1)
-    linear = torch.linalg.lstsq(design, pooled).solution
-    mlp = mlp_emulator(latent(train).float(), pooled.float(), hidden=256, steps=2000, seed=args.seed)
+    inputs = design(train)
+    linear = torch.linalg.lstsq(inputs, pooled).solution
+    mlp = mlp_emulator(inputs[:, :-1].float(), pooled.float(), hidden=256, steps=2000, seed=args.seed)
 
     def emulated(kind: str, index: torch.Tensor) -> torch.Tensor:
         if kind == "linear":
-            return torch.cat([latent(index), torch.ones(index.shape[0], 1, dtype=torch.float64)], 1) @ linear
+            return design(index) @ linear
         with torch.no_grad():
-            return mlp(latent(index).float()).double()
+            return mlp(design(index)[:, :-1].float()).double()
 
     anchors = (("at the parent", 0), ("16 coordinates away", 16), ("64 coordinates away", 64), ("at a random point", -1))
     rows: dict[str, list[float]] = {}
@@ -149,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         for label, parts in predicted.items():
             rows.setdefault(label, []).append(r_squared(torch.cat(parts), truth))
 
-    print(f"digits SN-GAN, d={d}, n={n}, pooled to {features.images(train[:1]).shape[1]} pixels; "
+    print(f"digits SN-GAN, d={d}, n={n}, pooled to {pooled.shape[1]} pixels; "
           f"{decode_ms:.2f} ms per decoded image (one thread); emulators fitted on {args.points} random points; "
           f"{args.parents} parents x {args.children} children per move")
     print()
