@@ -24,15 +24,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import torch
 
-from mango_pl.search import DEFAULT_METHOD, GridFeatures, make_searcher, maximize
-
-#: the shipped digits SN-GAN (d=128, n=64): the generator methods on decoded images are timed with
-SNGAN = "mango_pl/assets/digits_sngan.pt"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the bank's networks and grids, imported when used
+from mango_pl.search import DEFAULT_METHOD, GridFeatures, make_searcher, maximize  # noqa: E402
 
 
 def ms_per_problem_step(method: str, d: int, n: int, problems: int, warmup: int, steps: int) -> float:
@@ -64,18 +64,19 @@ def ms_per_problem_step(method: str, d: int, n: int, problems: int, warmup: int,
 
 
 def image_unit(d: int, n: int, problems: int):
-    """The digits SN-GAN's features (with its decoded images) and units that match a template to its
-    images, so that the image views predict best and every candidate is decoded (the dearest case)."""
-    from mango_pl.stimuli import GeneratorSpace
+    """The bank's digits SN-GAN grid's features (with its decoded 16 x 16 images) and units that match
+    a template to its images, so that the image views predict best and every candidate is decoded
+    (the dearest case)."""
+    import bank_networks as bank
 
-    space = GeneratorSpace(checkpoint=SNGAN, channels=1, image_size=16)
+    space = bank.load_space("sngan")
     if (space.grid.d, space.grid.n) != (d, n):
         raise SystemExit(f"methods on decoded images are timed on the digits SN-GAN grid: use --d "
                          f"{space.grid.d} --n {space.grid.n}")
-    templates = torch.randn(problems, 16, 16, generator=torch.Generator().manual_seed(0))
+    templates = torch.randn(problems, bank.IMAGE_SIZE, bank.IMAGE_SIZE, generator=torch.Generator().manual_seed(0))
 
     def objective(index: torch.Tensor) -> torch.Tensor:
-        images = torch.stack([space.decode(row)[:, 0] for row in index])  # [P, K, 16, 16]
+        images = torch.stack([space.decode(row)[:, 0] for row in index])  # [P, K, side, side]
         return torch.relu((images * templates[:, None]).sum((-1, -2))).double()
     return space.grid_features(), objective
 
@@ -83,10 +84,6 @@ def image_unit(d: int, n: int, problems: int):
 def population_ms_per_stimulus(method: str, stimuli: int, grid: str) -> tuple[float, float, int]:
     """(optimizer ms per stimulus, network ms per stimulus, units) of a population-mode search of the
     bank's AlexNet ``features.1`` (64 channels) through the bank's ``grid`` (``sngan``, ``vqvae``)."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import bank_networks as bank
 
     from mango_pl.probe import LayerObjective
